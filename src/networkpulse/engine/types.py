@@ -1,0 +1,71 @@
+"""Value types the engine emits: one :class:`Window` per closed event-time window.
+
+Vertex ids are the dense ``int32`` ids of :class:`networkpulse.engine.interning.Interner`; the store maps them
+back to logins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+IdArray = npt.NDArray[np.int32]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowConfig:
+    """How events are grouped in time.
+
+    ``size_ms``/``slide_ms``: sliding, non-rolling windows ``[start, start + size)`` every ``slide``
+    (``size`` must be a multiple of ``slide``). ``rolling``: cumulative components of everything seen so far,
+    emitted every ``size`` (tumbling). ``lateness_ms``: the watermark trails the largest event time by this much;
+    events behind the watermark's closed panes are late. ``min_size``: clusters smaller than this are counted
+    but not listed with members.
+    """
+
+    size_ms: int = 10 * 60_000
+    slide_ms: int = 60_000
+    rolling: bool = False
+    lateness_ms: int = 0
+    min_size: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """One connected component: its members (sorted vertex ids) and a spanning tree of real interactions.
+
+    ``edges`` has shape ``(len(members) - 1, 2)``: each row is an interaction seen in the window, and together
+    they connect every member — enough to draw the cluster.
+    """
+
+    members: IdArray
+    edges: npt.NDArray[np.int32]
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Everything the engine knows about one closed window ``[start_ms, end_ms)``.
+
+    ``events``: raw events with a valid time in the window (kept or filtered). ``interactions``: interaction
+    records in it. ``edges``: distinct undirected account pairs among them. ``vertices``: accounts with at least
+    one interaction. ``components``: connected components of that graph (all sizes, so every vertex is in one).
+    ``largest``: size of the largest component. ``late_events``: events dropped as late so far (cumulative).
+    ``clusters``: components of size >= ``min_size``, largest first (ties: smallest member id first).
+    """
+
+    start_ms: int
+    end_ms: int
+    events: int
+    interactions: int
+    vertices: int
+    edges: int
+    components: int
+    largest: int
+    late_events: int
+    clusters: tuple[Cluster, ...]

@@ -1,0 +1,28 @@
+"""The skinny interaction record batch that venturi emits and the engine consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(slots=True)
+class InteractionBatch:
+    """Column-oriented interactions ``(src, dst, kind, event_type, created_at_ms, event_id)``.
+
+    All interaction columns have the same length. ``event_times_ms`` holds the time of *every* valid event of the
+    batch, kept or filtered, so windows can count raw events. ``src != dst`` always holds.
+    """
+
+    src: list[str] = field(default_factory=list)
+    dst: list[str] = field(default_factory=list)
+    kind: list[str] = field(default_factory=list)
+    event_type: list[str] = field(default_factory=list)
+    created_at_ms: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    event_id: list[str] = field(default_factory=list)
+    event_times_ms: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+
+    def __len__(self) -> int:
+        return len(self.src)
