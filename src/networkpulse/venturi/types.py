@@ -12,8 +12,8 @@ import numpy.typing as npt
 class InteractionBatch:
     """Column-oriented interactions ``(src, dst, kind, event_type, created_at_ms, event_id)``.
 
-    All interaction columns have the same length. ``event_times_ms`` holds the time of *every* valid event of the
-    batch, kept or filtered, so windows can count raw events. ``src != dst`` always holds.
+    All interaction columns have the same length. ``event_times_ms`` holds the time of *every* valid event of
+    the batch, kept or filtered, so windows can count raw events. ``src != dst`` always holds.
     """
 
     src: list[str] = field(default_factory=list)

@@ -1,0 +1,112 @@
+"""The counterpart rules: who an event's actor interacts with. This table is the one source of truth;
+docs/interactions.md lists it (``python -m networkpulse.venturi.rules`` prints the markdown, a test keeps the
+two equal)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from networkpulse.events.gharchive import Authored, Login, Payload
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One counterpart rule: events of ``event_types`` (``None``: every event with a repository) interact with
+    the account found at ``field``."""
+
+    kind: str
+    event_types: tuple[str, ...] | None
+    field: str
+    note: str
+
+
+#: In priority order: when one account is the counterpart under two rules of the same event, the interaction
+#: is emitted once, with the first rule's kind (the specific kind says more than ``repo_owner``).
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "pr_author",
+        ("PullRequestEvent", "PullRequestReviewCommentEvent", "PullRequestReviewEvent"),
+        "payload.pull_request.user.login",
+        "absent in 2011 payloads and in 2012–2014 review comments (repo owner only there)",
+    ),
+    Rule(
+        "issue_author",
+        ("IssuesEvent", "IssueCommentEvent"),
+        "payload.issue.user.login",
+        "2015+; before that `payload.issue` is a number (repo owner only)",
+    ),
+    Rule(
+        "member_added",
+        ("MemberEvent",),
+        "payload.member.login, or payload.member (a string in 2011)",
+        "every era",
+    ),
+    Rule(
+        "followed",
+        ("FollowEvent",),
+        "payload.target.login",
+        "2011–2014; FollowEvent has no repository (2011: `repo.name == \"/\"`)",
+    ),
+    Rule(
+        "repo_owner",
+        None,
+        "repo.name before `/` (events API), repository.owner (2012–2014 timeline)",
+        "none for `repo.name == \"/\"` (2011 gists, follows) or an empty owner (some 2013 timeline events)",
+    ),
+)
+
+REPO_OWNER = "repo_owner"
+
+
+def _pr_author(p: Payload) -> str | None:
+    pr = p.pull_request
+    return pr.user.login if pr is not None and pr.user is not None else None
+
+
+def _issue_author(p: Payload) -> str | None:
+    issue = p.issue
+    return issue.user.login if issue.__class__ is Authored and issue.user is not None else None  # type: ignore[union-attr]
+
+
+def _member(p: Payload) -> str | None:
+    m = p.member
+    return m.login if m.__class__ is Login else m  # type: ignore[union-attr,return-value]
+
+
+def _followed(p: Payload) -> str | None:
+    return p.target.login if p.target is not None else None
+
+
+_GETTERS: dict[str, Callable[[Payload], str | None]] = {
+    "pr_author": _pr_author,
+    "issue_author": _issue_author,
+    "member_added": _member,
+    "followed": _followed,
+}
+
+#: event type → (kind, getter) for the payload rule of that type; derived from :data:`RULES`.
+PAYLOAD_RULES: dict[str, tuple[str, Callable[[Payload], str | None]]] = {
+    event_type: (rule.kind, _GETTERS[rule.kind])
+    for rule in RULES
+    if rule.event_types is not None
+    for event_type in rule.event_types
+}
+
+_TYPED = [t for r in RULES if r.event_types for t in r.event_types]
+if len(_TYPED) != len(PAYLOAD_RULES) or RULES[-1].kind != REPO_OWNER:  # pragma: no cover
+    # Guards edits of the table: one payload rule per event type, repo owner last (lowest priority).
+    raise RuntimeError("venturi RULES: an event type has two payload rules, or repo_owner is not last")
+
+
+def rules_markdown() -> str:
+    """The rules as the markdown table docs/interactions.md shows."""
+    rows = ["| priority | kind | event types | counterpart field | note |", "|---|---|---|---|---|"]
+    for i, rule in enumerate(RULES, 1):
+        types = ", ".join(rule.event_types) if rule.event_types else "every event with a repository"
+        rows.append(f"| {i} | `{rule.kind}` | {types} | {rule.field} | {rule.note} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(rules_markdown())
