@@ -1,0 +1,204 @@
+"""The ASGI app: the read-only REST API of ``docs/api.md``, the live feed, and the static UI.
+
+The server never writes: it opens the store read-only with its own connections (see
+:mod:`networkpulse.serve.reader`), so it can run beside the pipeline in one process or against a database file
+another process writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from networkpulse.serve.live import Broadcaster, serve_client
+from networkpulse.serve.models import (
+    MAX_ID,
+    ClusterDetail,
+    ErrorDetail,
+    Health,
+    LoginHistory,
+    Stats,
+    WindowDetail,
+    WindowPage,
+)
+from networkpulse.serve.reader import StoreReader
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+#: What ``/api/stats`` answers before the pipeline has written anything.
+EMPTY_STATS: dict[str, Any] = {
+    "events": 0, "interactions": 0, "kept_events": 0, "filtered_events": 0, "filtered_share": 0.0,
+    "dropped": {}, "late_events": 0, "skipped_lines": 0, "windows": 0, "events_per_s": 0.0,
+    "updated": None, "updated_ms": None,
+}  # fmt: skip
+
+#: GitHub logins: letters, digits and hyphens; bots add ``[bot]``; very old accounts may hold ``_`` or ``.``.
+LOGIN_PATTERN = r"^[A-Za-z0-9_.\[\]-]{1,100}$"
+
+_NOT_BUILT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>networkpulse</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem">
+<h1>networkpulse</h1>
+<p>The web UI is not built in this installation. Build it with <code>bash scripts/setup.sh</code>
+(it runs the npm build of <code>web/</code> into <code>src/networkpulse/serve/static/</code>) and reload.</p>
+<p>The API works without it: <a href="/docs">/docs</a>, <a href="/api/windows/latest">/api/windows/latest</a>,
+<a href="/api/stats">/api/stats</a>.</p>
+</body></html>
+"""
+
+# Every route documents its 4xx body as ErrorDetail; declaring 422 here also stops FastAPI from advertising
+# its default list-shaped validation error, which this app never sends.
+_ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorDetail, "description": "Invalid parameter."}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    404: {"model": ErrorDetail, "description": "Not found."},
+}
+
+WindowId = Annotated[int, PathParam(ge=0, le=MAX_ID, description="Window id.")]
+MaxClusters = Annotated[int, Query(ge=0, le=1000, description="Clusters to include, largest first.")]
+
+
+def create_app(store_url: str, *, static_dir: Path | None = None, poll_interval_s: float = 0.02) -> FastAPI:
+    """Build the app for the store at ``store_url`` (opened read-only, lazily: it may not exist yet).
+
+    ``static_dir`` is the built UI (default: the package's ``serve/static``); ``poll_interval_s`` is how often
+    the live feed checks for new windows.
+    """
+    static = static_dir if static_dir is not None else STATIC_DIR
+    api_reader = StoreReader(store_url, workers=4, name="pulse-api")
+    # The poller has its own connection so a burst of API reads never delays the live feed.
+    poll_reader = StoreReader(store_url, workers=1, name="pulse-live")
+    broadcaster = Broadcaster(poll_reader, poll_interval_s=poll_interval_s)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        import asyncio
+
+        poller = asyncio.create_task(broadcaster.run(), name="pulse-live-poller")
+        try:
+            yield
+        finally:
+            broadcaster.close()
+            poller.cancel()
+            with suppress(asyncio.CancelledError):
+                await poller
+            api_reader.close()
+            poll_reader.close()
+
+    app = FastAPI(
+        title="networkpulse",
+        version="0.1.0",
+        summary="Connected components of GitHub interactions over event-time windows, live.",
+        description="Read-only API over the window store. Live feed: `WS /api/live?since=ID&max_clusters=20` "
+        "(see docs/api.md); a `dropped` frame's `resume_from` is the first skipped window id.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _describe(exc)}, status_code=422)
+
+    @app.get("/api/windows", response_model=WindowPage, responses=_ERRORS, tags=["windows"])
+    async def list_windows(
+        limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 50,
+        before: Annotated[int | None, Query(ge=0, le=MAX_ID, description="Only ids < before.")] = None,
+    ) -> dict[str, Any]:
+        """Window summaries, newest first, one page at a time."""
+        # One more than asked tells whether an older page exists, so next_before is null exactly at the end.
+        rows = await api_reader.call(lambda s: s.windows(limit=limit + 1, before=before), [])
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return {"windows": rows, "next_before": rows[-1]["id"] if more else None}
+
+    @app.get("/api/windows/latest", response_model=WindowDetail, responses=_NOT_FOUND, tags=["windows"])
+    async def latest_window(max_clusters: MaxClusters = 50) -> dict[str, Any]:
+        """The newest window with its largest clusters; 404 while the store is empty."""
+        window = await api_reader.call(lambda s: s.latest(max_clusters=max_clusters), None)
+        return _found(window, "no window is stored yet; the pipeline has not written one")
+
+    @app.get("/api/windows/{window_id}", response_model=WindowDetail, responses=_NOT_FOUND, tags=["windows"])
+    async def get_window(window_id: WindowId, max_clusters: MaxClusters = 50) -> dict[str, Any]:
+        """One window with its largest clusters."""
+        window = await api_reader.call(lambda s: s.window(window_id, max_clusters=max_clusters), None)
+        return _found(window, f"window {window_id} is not stored (never written, or removed by retention)")
+
+    @app.get(
+        "/api/windows/{window_id}/clusters/{rank}",
+        response_model=ClusterDetail,
+        responses=_NOT_FOUND,
+        tags=["windows"],
+    )
+    async def get_cluster(
+        window_id: WindowId,
+        rank: Annotated[int, PathParam(ge=0, le=MAX_ID, description="0 = largest cluster of the window.")],
+    ) -> dict[str, Any]:
+        """One cluster of a window, all members and spanning-tree edges."""
+        cluster = await api_reader.call(lambda s: s.cluster(window_id, rank), None)
+        return _found(cluster, f"window {window_id} has no stored cluster of rank {rank}")
+
+    @app.get("/api/logins/{login}/history", response_model=LoginHistory, responses=_ERRORS, tags=["logins"])
+    async def login_history(
+        login: Annotated[str, PathParam(pattern=LOGIN_PATTERN, description="GitHub login.")],
+        limit: Annotated[int, Query(ge=1, le=1000, description="Most recent entries to return.")] = 100,
+    ) -> dict[str, Any]:
+        """Every stored cluster ``login`` was in, newest window first (empty if never seen)."""
+        history = await api_reader.call(lambda s: s.login_history(login, limit=limit), [])
+        return {"login": login, "history": history}
+
+    @app.get("/api/stats", response_model=Stats, tags=["pipeline"])
+    async def stats() -> dict[str, Any]:
+        """Pipeline counters as last written (zeros before the first write)."""
+        return await api_reader.call(lambda s: s.stats(), EMPTY_STATS)
+
+    @app.get("/api/health", response_model=Health, tags=["pipeline"])
+    async def health() -> dict[str, Any]:
+        """Liveness and the newest window id."""
+        latest = await api_reader.call(lambda s: s.max_window_id(), None)
+        return {"status": "ok", "latest_window_id": latest}
+
+    @app.websocket("/api/live")
+    async def live(
+        websocket: WebSocket,
+        since: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+        max_clusters: Annotated[int, Query(ge=0, le=200)] = 20,
+    ) -> None:
+        await serve_client(websocket, broadcaster, api_reader, since=since, max_clusters=max_clusters)
+
+    @app.get("/", include_in_schema=False, response_model=None)
+    async def index() -> FileResponse | HTMLResponse:
+        # Checked per request: the UI build may land while the server runs.
+        page = static / "index.html"
+        return FileResponse(page) if page.is_file() else HTMLResponse(_NOT_BUILT)
+
+    # Assets of the built UI; API routes above take precedence, anything else unknown is a JSON 404.
+    app.mount("/", StaticFiles(directory=static, html=True, check_dir=False), name="static")
+    return app
+
+
+def _found(value: dict[str, Any] | None, message: str) -> dict[str, Any]:
+    if value is None:
+        raise HTTPException(status_code=404, detail=message)
+    return value
+
+
+def _describe(exc: RequestValidationError) -> str:
+    """One sentence per problem: where (``query.limit``), what pydantic says, and the value we got."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        got = error.get("input")
+        parts.append(f"{where}: {error.get('msg', 'invalid')} (got {got!r})")
+    return "; ".join(parts) or "invalid request"

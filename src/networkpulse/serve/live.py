@@ -1,0 +1,241 @@
+"""The live feed: one poller per app reads each new window once, encodes it once, and fans it out.
+
+Every WebSocket client has a small bounded queue. The poller only ever *offers* a frame to a queue and never
+waits on a client, so a stalled client cannot slow the poller or anyone else, and memory per client is bounded
+by ``queue_frames`` frames (plus the transport's own small write buffer, which backpressures the sender).
+
+A client whose queue is full enters *dropping* mode: every frame is skipped and counted until the client has
+drained its queue; then it receives ``{"type": "dropped", "count": N, "resume_from": FIRST_SKIPPED_ID}`` and
+live frames again. Dropping until fully caught up (rather than as soon as one slot frees) gives one notice per
+stall instead of an alternating drop/deliver trickle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from networkpulse.serve.reader import StoreReader
+from networkpulse.store.base import Store
+
+log = logging.getLogger(__name__)
+
+_encode = msgspec.json.Encoder().encode
+
+#: Windows read from the store per query, both when polling and when replaying for ``since``.
+PAGE = 100
+
+
+def _frame(kind: str, **fields: Any) -> str:
+    return _encode({"type": kind, **fields}).decode()
+
+
+class Subscriber:
+    """One client's bounded queue of encoded frames; fed by the poller, drained by the client's sender."""
+
+    __slots__ = (
+        "_frames", "_wakeup", "capacity", "closed", "drop_count", "drop_first", "max_clusters", "start_id"
+    )  # fmt: skip
+
+    def __init__(self, max_clusters: int, capacity: int, start_id: int) -> None:
+        self.max_clusters = max_clusters
+        self.capacity = capacity
+        #: The last window id published when this client subscribed: its live frames all come after it.
+        self.start_id = start_id
+        self.drop_count = 0
+        self.drop_first: int | None = None
+        self.closed = False
+        self._frames: deque[tuple[int, str]] = deque()
+        self._wakeup = asyncio.Event()
+
+    def offer(self, window_id: int, frame: str) -> None:
+        """Queue ``frame`` or, if the client is behind, count it as dropped. Never blocks."""
+        if self.drop_first is not None or len(self._frames) >= self.capacity:
+            if self.drop_first is None:
+                self.drop_first = window_id
+            self.drop_count += 1
+        else:
+            self._frames.append((window_id, frame))
+        self._wakeup.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wakeup.set()
+
+    async def next(self) -> tuple[int | None, str] | None:
+        """The next frame (window id or None for a notice, text), or None once closed."""
+        while not self.closed:
+            if self._frames:
+                return self._frames.popleft()
+            if self.drop_first is not None:
+                notice = _frame("dropped", count=self.drop_count, resume_from=self.drop_first)
+                self.drop_first, self.drop_count = None, 0
+                return None, notice
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        return None
+
+
+class Broadcaster:
+    """Polls ``max_window_id`` every ``poll_interval_s`` and publishes new windows to every subscriber.
+
+    Ids grow with commits (the store contract). At start the feed begins after the newest stored window:
+    history is served by ``since`` replay and the REST API, not re-broadcast.
+    """
+
+    def __init__(self, reader: StoreReader, *, poll_interval_s: float, queue_frames: int = 64) -> None:
+        self._reader = reader
+        self._poll_interval_s = poll_interval_s
+        self._queue_frames = queue_frames
+        self._subscribers: set[Subscriber] = set()
+        self.last_id = 0
+        self.ready = asyncio.Event()
+        self._closed = False
+
+    def subscribe(self, max_clusters: int) -> Subscriber:
+        """Register a client. No await between reading ``last_id`` and joining: no frame can slip by."""
+        sub = Subscriber(max_clusters, self._queue_frames, self.last_id)
+        self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self._subscribers.discard(sub)
+        sub.close()
+
+    def close(self) -> None:
+        """Wake and end every client's sender; the poll task is cancelled by the owner."""
+        self._closed = True
+        for sub in list(self._subscribers):
+            sub.close()
+        self._subscribers.clear()
+
+    async def run(self) -> None:
+        """The poll loop; runs until cancelled. Store errors are logged and retried, never fatal."""
+        latest = await self._latest()
+        self.last_id = latest or 0
+        self.ready.set()
+        while not self._closed:
+            await asyncio.sleep(self._poll_interval_s)
+            try:
+                latest = await self._latest()
+                if latest is None or latest == self.last_id:
+                    continue
+                if latest < self.last_id:
+                    # The database was replaced (ids restarted): follow it rather than wait for old ids.
+                    log.warning("window ids went back from %d to %d; following", self.last_id, latest)
+                    self.last_id = 0
+                await self._publish_until(latest)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("live feed poll failed; retrying")
+
+    async def _latest(self) -> int | None:
+        return await self._reader.call(lambda store: store.max_window_id(), None)
+
+    async def _publish_until(self, latest: int) -> None:
+        while self.last_id < latest:
+            if not self._subscribers:
+                # Nobody listens: skip the reads; a client arriving later starts after ``last_id`` anyway.
+                self.last_id = latest
+                return
+            after, want = self.last_id, max(sub.max_clusters for sub in self._subscribers)
+            page = await self._reader.call(_windows_after(after, want), [])
+            if not page:  # removed by retention between the two reads
+                self.last_id = latest
+                return
+            for window in page:
+                self._fan_out(window, want)
+                self.last_id = window["id"]
+
+    def _fan_out(self, window: dict[str, Any], read_clusters: int) -> None:
+        # One encoding per distinct max_clusters among the clients (usually just the default 20).
+        encoded: dict[int, str] = {}
+        for sub in self._subscribers:
+            limit = min(sub.max_clusters, read_clusters)
+            frame = encoded.get(limit)
+            if frame is None:
+                frame = encoded[limit] = _window_frame(window, limit)
+            sub.offer(window["id"], frame)
+
+
+def _windows_after(after: int, max_clusters: int) -> Callable[[Store], list[dict[str, Any]]]:
+    # A closure per call (not a lambda in a loop) so the reader thread sees this page's arguments.
+    return lambda store: store.windows_after(after, limit=PAGE, max_clusters=max_clusters)
+
+
+def _window_frame(window: dict[str, Any], max_clusters: int) -> str:
+    clusters = window.get("cluster_list", [])
+    if len(clusters) > max_clusters:
+        window = {**window, "cluster_list": clusters[:max_clusters]}
+    return _frame("window", window=window)
+
+
+async def serve_client(
+    websocket: WebSocket,
+    broadcaster: Broadcaster,
+    reader: StoreReader,
+    *,
+    since: int | None,
+    max_clusters: int,
+) -> None:
+    """Run one live connection: hello, replay after ``since``, then live frames, until either side leaves."""
+    await websocket.accept()
+    await broadcaster.ready.wait()
+    sub = broadcaster.subscribe(max_clusters)
+    sender = asyncio.create_task(_send(websocket, sub, reader, since))
+    receiver = asyncio.create_task(_drain_incoming(websocket))
+    try:
+        done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if not task.cancelled() and (exc := task.exception()) and not _is_disconnect(exc):
+                log.warning("live client ended with %r", exc)
+    finally:
+        broadcaster.unsubscribe(sub)
+        for task in (sender, receiver):
+            task.cancel()
+        await asyncio.gather(sender, receiver, return_exceptions=True)
+
+
+async def _send(websocket: WebSocket, sub: Subscriber, reader: StoreReader, since: int | None) -> None:
+    await websocket.send_text(_frame("hello", latest_id=sub.start_id or None))
+    # Replay (since, start_id] from the store; everything after start_id is already queued for us.
+    cursor = since
+    while cursor is not None and cursor < sub.start_id:
+        after = cursor
+        page = await reader.call(_windows_after(after, sub.max_clusters), [])
+        page = [window for window in page if window["id"] <= sub.start_id]
+        if not page:
+            break
+        for window in page:
+            await websocket.send_text(_frame("window", window=window))
+        cursor = page[-1]["id"]
+    last_sent = sub.start_id
+    while (item := await sub.next()) is not None:
+        window_id, frame = item
+        if window_id is not None:
+            if window_id <= last_sent:  # never a duplicate at the replay/live seam
+                continue
+            last_sent = window_id
+        await websocket.send_text(frame)
+
+
+async def _drain_incoming(websocket: WebSocket) -> None:
+    # Clients have nothing to say; reading is how a close from the client is noticed while we wait for frames.
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    # uvicorn's ClientDisconnected is not public API; match it by name.
+    return (
+        isinstance(exc, WebSocketDisconnect | ConnectionError) or type(exc).__name__ == "ClientDisconnected"
+    )

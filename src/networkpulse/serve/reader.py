@@ -1,0 +1,144 @@
+"""Store reads off the event loop, on threads that each own one read-only store handle.
+
+Why not ``run_in_threadpool``: SQLite connections belong to the thread that opened them, and the default pool
+hands a job to any of its 40 threads. Here a few dedicated threads each open their own handle once and serve
+jobs from one queue, so reads run in parallel, never block the event loop, and each handle is closed by the
+thread that owns it.
+
+The server may start before the pipeline has created the database (``pulse demo`` starts both at once): a
+handle is opened lazily and, until that succeeds, every read returns the caller's "empty store" answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from networkpulse.errors import PulseError
+from networkpulse.store.base import Store
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+#: Errors meaning "the database is not there (yet)": missing file, no schema yet, locked while created.
+_NOT_READY = (PulseError, OSError, sqlite3.OperationalError, sqlite3.DatabaseError)
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[[Store], Any]
+    empty: Any
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+def _open(url: str) -> Store:
+    # Imported late: the store package is a sibling stage and must not be needed to import the web app.
+    from networkpulse.store import open_store
+
+    return open_store(url, readonly=True)
+
+
+class StoreReader:
+    """Runs ``fn(store)`` on one of ``workers`` threads; ``await reader.call(fn, empty)``.
+
+    Threads start on the first call (so an app used without its lifespan, e.g. by a test client, still works)
+    and stop on :meth:`close`.
+    """
+
+    def __init__(self, url: str, *, workers: int = 4, name: str = "pulse-read") -> None:
+        self._url = url
+        self._workers = workers
+        self._name = name
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    async def call(self, fn: Callable[[Store], T], empty: T) -> T:
+        """Return ``fn(store)`` computed on a reader thread, or ``empty`` while the store cannot be opened."""
+        if self._closed:
+            raise RuntimeError("store reader is closed")
+        self._start()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put(_Job(fn, empty, future, loop))
+        return await future
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the threads after the jobs already queued; each closes its own store handle."""
+        with self._lock:
+            self._closed = True
+            threads, self._threads = self._threads, []
+        for _ in threads:
+            self._jobs.put(None)
+        for thread in threads:
+            thread.join(timeout)
+
+    def _start(self) -> None:
+        if len(self._threads) == self._workers:
+            return
+        with self._lock:
+            while len(self._threads) < self._workers and not self._closed:
+                # Daemon: a read stuck in SQLite must not keep the process alive after shutdown.
+                name = f"{self._name}-{len(self._threads)}"
+                thread = threading.Thread(target=self._work, name=name, daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def _work(self) -> None:
+        store: Store | None = None
+        while (job := self._jobs.get()) is not None:
+            if job.future.cancelled():  # the client went away while the job waited
+                continue
+            if store is None:
+                store = self._try_open()
+            ok, result = True, job.empty
+            if store is not None:
+                try:
+                    result = job.fn(store)
+                except _NOT_READY as exc:
+                    if _is_missing_schema(exc):
+                        # The writer has created the file but not its tables yet: empty for now, reopen later.
+                        store = _close_quietly(store)
+                    else:
+                        ok, result = False, exc
+                except Exception as exc:
+                    ok, result = False, exc
+            job.loop.call_soon_threadsafe(_settle, job.future, ok, result)
+        _close_quietly(store)
+
+    def _try_open(self) -> Store | None:
+        try:
+            return _open(self._url)
+        except _NOT_READY as exc:
+            log.debug("store %s not readable yet: %s", self._url, exc)
+            return None
+
+
+def _is_missing_schema(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "no such table" in text or "no such column" in text
+
+
+def _close_quietly(store: Store | None) -> None:
+    if store is not None:
+        try:
+            store.close()
+        except Exception:  # closing is best effort; the handle is dropped either way
+            log.debug("closing store handle failed", exc_info=True)
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, result: Any) -> None:
+    if future.done():
+        return
+    if ok:
+        future.set_result(result)
+    else:
+        future.set_exception(result)
