@@ -18,7 +18,8 @@ class Store(Protocol):
         """Persist ``windows`` in one transaction (all or nothing) and return their new ids, in order.
 
         ``logins[i]`` is the login of engine vertex id ``i`` (the interner's whole table; only ids not seen
-        before need persisting). ``stats`` replaces the stored pipeline stats (shape of ``Stats`` in docs/api.md).
+        before need persisting). ``stats`` replaces the stored pipeline stats (shape of ``Stats`` in
+        docs/api.md).
         Applies retention afterwards.
         """
         ...

@@ -1,0 +1,492 @@
+"""The embedded SQLite store: batched transactional writes, snapshot-consistent reads from any thread/process.
+
+Concurrency model
+-----------------
+* **One writer** per file: :meth:`SQLiteStore.write` runs ``BEGIN IMMEDIATE … COMMIT`` on the store's own
+  connection, so a batch of windows becomes visible completely or not at all (WAL mode).
+* **Readers** never share the writer's connection: each thread that calls a read method gets its own read-only
+  connection (``mode=ro``), created on first use — the server may call read methods from a threadpool freely.
+  Each read method runs inside one read transaction, i.e. one WAL snapshot, so a window and its clusters
+  always come from the same commit even while retention deletes old windows concurrently.
+* A ``readonly`` store (the web server, in another process) has no writer connection at all.
+* ``:memory:`` has no file to share, so there all access goes through the one connection under a lock.
+
+Costs (n windows stored, M members in a batch): ``write`` is O(M log n) b-tree inserts in one transaction;
+``max_window_id`` is O(log n); a window's details are O(log n + its members).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from networkpulse.engine.types import Window
+from networkpulse.errors import ConfigError, PulseError
+from networkpulse.store.codec import (
+    STATS_DEFAULTS,
+    WINDOW_COLUMNS,
+    Json,
+    cluster_json,
+    decode_members,
+    encode_batch,
+    iso,
+    neighbors,
+    window_summary,
+)
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x4E50554C  # "NPUL": tells our files apart from any other SQLite database
+_BUSY_TIMEOUT_S = 10.0
+_LOGIN_CACHE_MAX = (
+    1_000_000  # account ids → logins never change, so a cache is always valid; bound its memory
+)
+_NO_UPPER_ID = 2**63 - 1
+
+
+class SQLiteStore:
+    """A :class:`~networkpulse.store.base.Store` on one SQLite file or ``:memory:`` (see module doc)."""
+
+    def __init__(self, path: str, *, retention: int | None = None, readonly: bool = False) -> None:
+        self.path = path
+        self._memory = path == ":memory:"
+        self._retention = retention
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._closed = False
+        # account_of[vertex id] = store account id, valid for the first _mapped vertex ids (advanced on
+        # commit).
+        self._account_of: npt.NDArray[np.int32] = np.empty(0, np.int32)
+        self._mapped = 0
+        self._login_cache: dict[int, str] = {}
+        self._con: sqlite3.Connection | None = None
+        if not readonly:
+            self._con = self._open_writer()
+            return
+        if self._memory:
+            raise ConfigError(
+                "store URL",
+                "a file for a readonly store",
+                "sqlite:///:memory:",
+                "A readonly store reads a file another process writes; use sqlite:///path.db",
+            )
+        if not os.path.exists(path):
+            raise PulseError(
+                f"{path}: no networkpulse store there; run the pipeline first (it creates the file) "
+                "or fix the store URL"
+            )
+        con = self._reader()
+        with self._wrap_errors():
+            if self._check_version(con) == 0:
+                raise PulseError(f"{path}: not a networkpulse store yet (empty file, no schema)")
+
+    # -- connections ---------------------------------------------------------------------------------------
+
+    def _connect(self, target: str, *, uri: bool = False) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so the transaction bounds are exactly ours.
+        try:
+            return sqlite3.connect(
+                target, uri=uri, isolation_level=None, check_same_thread=False, timeout=_BUSY_TIMEOUT_S
+            )
+        except sqlite3.Error as exc:
+            raise PulseError(f"{self.path}: cannot open the store ({exc})") from exc
+
+    @contextmanager
+    def _wrap_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise PulseError(f"{self.path}: not a usable networkpulse store ({exc})") from exc
+
+    def _open_writer(self) -> sqlite3.Connection:
+        if not self._memory and os.path.dirname(self.path):
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        con = self._connect(self.path)
+        try:
+            with self._wrap_errors():
+                con.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+                con.execute(
+                    "PRAGMA synchronous=NORMAL"
+                )  # WAL + NORMAL: durable except on power loss, ~no fsyncs
+                con.execute("PRAGMA cache_size=-65536")  # 64 MiB keeps the membership b-tree's hot pages
+                self._migrate(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _check_version(self, con: sqlite3.Connection) -> int:
+        version: int = con.execute("PRAGMA user_version").fetchone()[0]
+        app: int = con.execute("PRAGMA application_id").fetchone()[0]
+        if version == 0:
+            if con.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]:
+                raise PulseError(
+                    f"{self.path}: a SQLite database, but not a networkpulse store; use another file"
+                )
+            return 0
+        if app != APPLICATION_ID:
+            raise PulseError(
+                f"{self.path}: a SQLite database, but not a networkpulse store; use another file"
+            )
+        if version > SCHEMA_VERSION:
+            raise PulseError(
+                f"{self.path}: store schema version {version} was written by a newer networkpulse; this one "
+                f"reads version {SCHEMA_VERSION}. Upgrade networkpulse, or use another store file"
+            )
+        return version
+
+    def _migrate(self, con: sqlite3.Connection) -> None:
+        # IMMEDIATE: two processes creating the same file serialise here, and the loser sees version 1.
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            if self._check_version(con) == 0:
+                script = resources.files("networkpulse.store").joinpath("schema.sql").read_text("utf-8")
+                # executescript() would COMMIT first; run statement by statement inside our transaction.
+                statement = ""
+                for line in script.splitlines(keepends=True):
+                    statement += line
+                    if sqlite3.complete_statement(statement):
+                        con.execute(statement)
+                        statement = ""
+                con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def _reader(self) -> sqlite3.Connection:
+        if self._closed:
+            raise PulseError(f"{self.path}: the store is closed")
+        if self._memory:
+            assert self._con is not None
+            return self._con
+        con: sqlite3.Connection | None = getattr(self._local, "con", None)
+        if con is None:
+            target = f"file:{urllib.parse.quote(os.path.abspath(self.path))}?mode=ro"
+            con = self._connect(target, uri=True)
+            with self._lock:
+                self._readers.append(con)
+            self._local.con = con
+        return con
+
+    @contextmanager
+    def _snapshot(self, *, atomic: bool = True) -> Iterator[sqlite3.Connection]:
+        """This thread's read connection; with ``atomic``, inside one read transaction (one WAL snapshot)."""
+        if self._memory:
+            with self._lock:  # write() holds the same lock, so a read never sees half a batch
+                yield self._reader()
+            return
+        con = self._reader()
+        if not atomic:
+            yield con
+            return
+        con.execute("BEGIN")
+        try:
+            yield con
+        finally:
+            con.execute("ROLLBACK")  # a read transaction: ending it only releases the snapshot
+
+    def close(self) -> None:
+        """Close the writer and every reader connection this store opened (from any thread). Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for con in self._readers:
+                con.close()
+            if self._con is not None:
+                self._con.execute("PRAGMA optimize")  # keeps the query planner's statistics fresh, cheaply
+                self._con.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- write path ----------------------------------------------------------------------------------------
+
+    def write(self, windows: Sequence[Window], logins: Sequence[str], stats: Mapping[str, Any]) -> list[int]:
+        """Persist ``windows`` in one transaction and return their ids (see ``Store.write``).
+
+        Batch as many windows per call as the pipeline has ready: the per-call cost (a transaction and WAL
+        commit) dwarfs the per-window cost. O(L + M log n) for L new logins and M cluster members in the
+        batch.
+        """
+        if self._con is None:
+            raise PulseError(f"{self.path}: this store was opened readonly; the pipeline process writes it")
+        with self._lock:
+            if self._closed:
+                raise PulseError(f"{self.path}: the store is closed")
+            con = self._con
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                account_of = self._map_logins(con, logins)
+                row = con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'windows'").fetchone()
+                first = (row[0] if row else 0) + 1
+                batch = encode_batch(windows, first, account_of)
+                con.executemany(
+                    f"INSERT INTO windows ({WINDOW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    batch.window_rows,
+                )
+                con.executemany(
+                    "INSERT INTO clusters (window_id, rank, size, members, edges) VALUES (?,?,?,?,?)",
+                    batch.cluster_rows,
+                )
+                con.executemany(
+                    "INSERT INTO membership (account_id, window_id, rank) VALUES (?,?,?)",
+                    zip(
+                        batch.member_account.tolist(),
+                        batch.member_window.tolist(),
+                        batch.member_rank.tolist(),
+                        strict=True,
+                    ),
+                )
+                con.execute(
+                    "INSERT INTO stats (id, json) VALUES (1, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET json = excluded.json",
+                    (_stats_json(stats),),
+                )
+                if windows and self._retention is not None:
+                    self._trim(con, first + len(windows) - 1 - self._retention)
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
+            # Only now is the mapping of the new logins durable; before, a rollback would have undone it.
+            self._mapped = len(logins)
+        return list(range(first, first + len(windows)))
+
+    def _map_logins(self, con: sqlite3.Connection, logins: Sequence[str]) -> npt.NDArray[np.int32]:
+        """Store account ids of every engine vertex id; inserts only logins past the already-mapped prefix.
+
+        The DB may know a login from an earlier run (another interner order), hence INSERT OR IGNORE and a
+        select-back. O(L log A) for L new logins among A accounts.
+        """
+        n, done = len(logins), self._mapped
+        if n < done:
+            raise PulseError(
+                f"store write: the logins table shrank from {done} to {n} entries; pass the "
+                "interner's whole append-only table (a new interner needs a new store object)"
+            )
+        if n > len(self._account_of):
+            grown = np.empty(
+                max(n, 2 * len(self._account_of)), np.int32
+            )  # doubling: amortised O(1) per login
+            grown[:done] = self._account_of[:done]
+            self._account_of = grown
+        if n > done:
+            new = list(logins[done:])
+            con.executemany("INSERT OR IGNORE INTO accounts (login) VALUES (?)", ((s,) for s in new))
+            id_of = dict(
+                con.execute(
+                    "SELECT login, id FROM accounts WHERE login IN (SELECT value FROM json_each(?))",
+                    (json.dumps(new),),
+                )
+            )
+            self._account_of[done:n] = [id_of[s] for s in new]
+        return self._account_of[:n]
+
+    def _trim(self, con: sqlite3.Connection, cutoff: int) -> None:
+        """Retention: delete windows with id <= ``cutoff`` and their clusters and membership rows.
+
+        Membership is keyed by account first, so its rows are found from the deleted clusters' member blobs
+        and deleted by primary key, in key order. O(D log n) for D deleted members.
+        """
+        rows = con.execute(
+            "SELECT window_id, members FROM clusters WHERE window_id <= ?", (cutoff,)
+        ).fetchall()
+        if rows:
+            accounts = np.concatenate([decode_members(blob) for _, blob in rows])
+            window_ids = np.repeat(np.array([w for w, _ in rows], np.int64), [len(b) // 4 for _, b in rows])
+            order = np.lexsort((window_ids, accounts))
+            con.executemany(
+                "DELETE FROM membership WHERE account_id = ? AND window_id = ?",
+                zip(accounts[order].tolist(), window_ids[order].tolist(), strict=True),
+            )
+            con.execute("DELETE FROM clusters WHERE window_id <= ?", (cutoff,))
+        con.execute("DELETE FROM windows WHERE id <= ?", (cutoff,))
+
+    # -- read model (shapes of docs/api.md) ----------------------------------------------------------------
+
+    def max_window_id(self) -> int | None:
+        """Newest window id, or None if empty. O(log n): one b-tree descent, no transaction (polled often)."""
+        with self._snapshot(atomic=False) as con:
+            wid: int | None = con.execute("SELECT max(id) FROM windows").fetchone()[0]
+            return wid
+
+    def windows(self, *, limit: int = 50, before: int | None = None) -> list[Json]:
+        """``WindowSummary`` list, newest first, ids < ``before``. O(log n + limit)."""
+        with self._snapshot(atomic=False) as con:
+            rows = con.execute(
+                f"SELECT {WINDOW_COLUMNS} FROM windows WHERE id < ? ORDER BY id DESC LIMIT ?",
+                (_NO_UPPER_ID if before is None else before, max(0, limit)),
+            ).fetchall()
+        return [window_summary(r) for r in rows]
+
+    def window(self, window_id: int, *, max_clusters: int = 50) -> Json | None:
+        """``WindowDetail`` of one window, or None. O(log n + members of its first ``max_clusters``)."""
+        with self._snapshot() as con:
+            rows = con.execute(f"SELECT {WINDOW_COLUMNS} FROM windows WHERE id = ?", (window_id,)).fetchall()
+            details = self._details(con, rows, max_clusters)
+        return details[0] if details else None
+
+    def latest(self, *, max_clusters: int = 50) -> Json | None:
+        """``WindowDetail`` of the newest window, or None if the store is empty."""
+        with self._snapshot() as con:
+            rows = con.execute(f"SELECT {WINDOW_COLUMNS} FROM windows ORDER BY id DESC LIMIT 1").fetchall()
+            details = self._details(con, rows, max_clusters)
+        return details[0] if details else None
+
+    def windows_after(self, window_id: int, *, limit: int = 100, max_clusters: int = 20) -> list[Json]:
+        """``WindowDetail`` list of windows with id > ``window_id``, ascending (live-feed catch-up).
+
+        Three queries whatever ``limit``: windows, their clusters, their logins.
+        """
+        with self._snapshot() as con:
+            rows = con.execute(
+                f"SELECT {WINDOW_COLUMNS} FROM windows WHERE id > ? ORDER BY id LIMIT ?",
+                (window_id, max(0, limit)),
+            ).fetchall()
+            return self._details(con, rows, max_clusters)
+
+    def cluster(self, window_id: int, rank: int) -> Json | None:
+        """``ClusterDetail``, or None if that window or rank is not stored. O(log n + size)."""
+        with self._snapshot() as con:
+            w = con.execute(f"SELECT {WINDOW_COLUMNS} FROM windows WHERE id = ?", (window_id,)).fetchone()
+            c = con.execute(
+                "SELECT rank, size, members, edges FROM clusters WHERE window_id = ? AND rank = ?",
+                (window_id, rank),
+            ).fetchone()
+            if w is None or c is None:
+                return None
+            login_of = self._logins(con, [c[2]])
+        return {**cluster_json(*c, login_of), "window": window_summary(w)}
+
+    def login_history(self, login: str, *, limit: int = 100) -> list[Json]:
+        """``HistoryEntry`` list for ``login`` (case-insensitive), newest first; [] if never in a cluster.
+
+        One index range scan per account matching the login (normally one). O(log n + limit × cluster size).
+        """
+        limit = max(0, limit)
+        with self._snapshot() as con:
+            accounts = [
+                a for (a,) in con.execute("SELECT id FROM accounts WHERE login = ? COLLATE NOCASE", (login,))
+            ]
+            hits: list[tuple[Any, ...]] = []
+            for account in accounts:
+                hits += con.execute(
+                    "SELECT m.window_id, m.account_id, w.start_ms, w.end_ms, m.rank, c.size, c.members,"
+                    " c.edges"
+                    " "
+                    "FROM membership m JOIN windows w ON w.id = m.window_id "
+                    "JOIN clusters c ON c.window_id = m.window_id AND c.rank = m.rank "
+                    "WHERE m.account_id = ? ORDER BY m.window_id DESC LIMIT ?",
+                    (account, limit),
+                ).fetchall()
+            hits = sorted(hits, reverse=True)[:limit] if len(accounts) > 1 else hits
+            login_of = self._logins(con, [h[6] for h in hits])
+        history = []
+        for wid, account, start_ms, end_ms, rank, size, members, edges in hits:
+            member_ids = decode_members(members).tolist()
+            history.append(
+                {
+                    "window_id": wid,
+                    "start": iso(start_ms),
+                    "end": iso(end_ms),
+                    "start_ms": start_ms,
+                    "end_ms": end_ms,
+                    "rank": rank,
+                    "size": size,
+                    "neighbors": [login_of[member_ids[i]] for i in neighbors(account, members, edges, size)],
+                    "members": [login_of[a] for a in member_ids],
+                }
+            )
+        return history
+
+    def stats(self) -> Json:
+        """``Stats``: the last stored pipeline stats (zeros before any write) with ``windows`` filled in.
+
+        The count is max id - min id + 1: ids are contiguous because only the oldest windows are ever deleted,
+        and two min/max subqueries are O(log n) where ``count(*)`` would scan the table.
+        """
+        with self._snapshot() as con:
+            row = con.execute("SELECT json FROM stats WHERE id = 1").fetchone()
+            lo, hi = con.execute(
+                "SELECT (SELECT min(id) FROM windows), (SELECT max(id) FROM windows)"
+            ).fetchone()
+        out = {**STATS_DEFAULTS, "dropped": {}, **(json.loads(row[0]) if row else {})}
+        out["windows"] = 0 if hi is None else hi - lo + 1
+        return out
+
+    def _details(self, con: sqlite3.Connection, rows: list[Any], max_clusters: int) -> list[Json]:
+        """``WindowDetail`` for window rows with consecutive ids: one clusters query, one logins query."""
+        if not rows:
+            return []
+        out = {r[0]: {**window_summary(r), "cluster_list": []} for r in rows}
+        clusters = con.execute(
+            "SELECT window_id, rank, size, members, edges FROM clusters "
+            "WHERE window_id BETWEEN ? AND ? AND rank < ? ORDER BY window_id, rank",
+            (min(out), max(out), max(0, max_clusters)),
+        ).fetchall()
+        login_of = self._logins(con, [c[3] for c in clusters])
+        for wid, *cluster in clusters:
+            if wid in out:
+                out[wid]["cluster_list"].append(cluster_json(*cluster, login_of))
+        return list(out.values())
+
+    def _logins(self, con: sqlite3.Connection, member_blobs: list[bytes]) -> dict[int, str]:
+        """Logins of every account in ``member_blobs``, from the cache or one query. O(unique members)."""
+        if not member_blobs:
+            return {}
+        cache = self._login_cache
+        found: dict[int, str] = {}
+        missing: list[int] = []
+        for a in np.unique(np.concatenate([decode_members(b) for b in member_blobs])).tolist():
+            login = cache.get(a)
+            if login is None:
+                missing.append(a)
+            else:
+                found[a] = login
+        if missing:
+            fetched = dict(
+                con.execute(
+                    "SELECT id, login FROM accounts WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(missing),),
+                )
+            )
+            found.update(fetched)
+            if len(cache) + len(fetched) > _LOGIN_CACHE_MAX:
+                cache.clear()
+            cache.update(fetched)
+        return found
+
+
+def _stats_json(stats: Mapping[str, Any]) -> str:
+    """The stats document, stamped with ``updated``/``updated_ms`` (write time) unless already set."""
+    doc = dict(stats)
+    if doc.get("updated_ms") is None:
+        doc["updated_ms"] = int(time.time() * 1000)
+    if doc.get("updated") is None:
+        doc["updated"] = iso(doc["updated_ms"])
+    return json.dumps(doc, default=_plain)
+
+
+def _plain(value: object) -> object:
+    # numpy scalars sneak into counters; store them as plain JSON numbers. Anything else is a caller bug.
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"store stats: {type(value).__name__} is not JSON-serialisable")
