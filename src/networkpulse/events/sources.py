@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import sys
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
@@ -89,6 +90,7 @@ def iter_chunks(stream: BinaryIO, first: bytes, gzipped: bool) -> Iterator[bytes
     inflater = isal_zlib.decompressobj(wbits=31)
     data = first
     started = bool(data)
+    yielded = 0
     while True:
         if not data:
             data = stream.read(READ_BYTES)
@@ -98,12 +100,16 @@ def iter_chunks(stream: BinaryIO, first: bytes, gzipped: bool) -> Iterator[bytes
         try:
             out = inflater.decompress(data, CHUNK_BYTES)
             if out:
+                yielded += len(out)
                 yield out
             while inflater.unconsumed_tail:
                 out = inflater.decompress(inflater.unconsumed_tail, CHUNK_BYTES)
                 if out:
+                    yielded += len(out)
                     yield out
         except isal_zlib.error as exc:
+            if stream.seekable():
+                yield from _salvage(stream, yielded)
             raise GzipCorrupt(str(exc)) from exc
         data = b""
         if inflater.eof:
@@ -119,3 +125,32 @@ def iter_chunks(stream: BinaryIO, first: bytes, gzipped: bool) -> Iterator[bytes
                 return
     if started and not inflater.eof:
         raise GzipTruncated("the gzip stream ends before its end-of-stream marker")
+
+
+def _salvage(stream: BinaryIO, skip: int) -> Iterator[bytes]:
+    """Yield the intact output after the first ``skip`` bytes up to a corruption, re-inflating from the start.
+
+    isal's inflater cannot be copied and loses the output of the call that hits bad data, so for a seekable
+    file we rerun stdlib zlib over it in small steps, which brings the loss down to the lines that span the
+    damage. Only runs for corrupt files; O(file) extra time once.
+    """
+    stream.seek(0)
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        while block := stream.read(READ_BYTES):
+            # Small steps: the output of the step that hits the damage is lost, so keep a step ~2 KiB of text.
+            for start in range(0, len(block), 256):
+                data = block[start : start + 256]
+                while data:
+                    out = inflater.decompress(data, CHUNK_BYTES)
+                    data = inflater.unconsumed_tail
+                    if inflater.eof and inflater.unused_data:
+                        data = inflater.unused_data + data
+                        inflater = zlib.decompressobj(wbits=31)
+                    if skip >= len(out):
+                        skip -= len(out)
+                    elif out:
+                        yield out[skip:]
+                        skip = 0
+    except zlib.error:
+        return

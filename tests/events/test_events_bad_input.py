@@ -1,0 +1,153 @@
+"""Bad input loses nothing: each bad unit is counted with file:line and reason, the good lines around it
+survive."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import tracemalloc
+import zlib
+from pathlib import Path
+
+from networkpulse.events import InputReport, iter_event_batches
+
+DATA = Path(__file__).resolve().parents[3] / "shared/data/gharchive"
+GOOD = (
+    b'{"id":"%d","type":"WatchEvent","actor":{"login":"a%d"},"repo":{"name":"o/r"},'
+    b'"created_at":"2015-01-01T00:00:00Z"}'
+)
+
+
+def good(i: int) -> bytes:
+    return GOOD % (i, i)
+
+
+def read(paths: list[Path | str], **kw: object) -> tuple[list[str], InputReport]:
+    report = InputReport()
+    ids = [ev.id for b in iter_event_batches([str(p) for p in paths], report, **kw) for ev in b.events]  # type: ignore[arg-type]
+    return ids, report
+
+
+def test_truncated_gzip_keeps_lines_before_the_cut(tmp_path: Path) -> None:
+    raw = (DATA / "2015-01-01-12.json.gz").read_bytes()
+    cut = raw[: len(raw) // 2]
+    path = tmp_path / "cut.json.gz"
+    path.write_bytes(cut)
+    complete = zlib.decompressobj(31).decompress(cut).count(b"\n")  # lines fully inside the surviving bytes
+    ids, report = read([path])
+    assert len(ids) == complete > 3000
+    assert report.by_reason == {"truncated_gzip": 1} and report.skipped == 1
+    assert report.messages[0].startswith(f"{path}:{complete + 1}: truncated_gzip")
+    assert report.errors[0].line == complete + 1 and report.errors[0].source == str(path)
+
+
+def test_corrupt_gzip(tmp_path: Path) -> None:
+    raw = bytearray((DATA / "2011-02-15-0.json.gz").read_bytes())
+    raw[len(raw) // 2 : len(raw) // 2 + 64] = b"\xff" * 64
+    path = tmp_path / "bad.json.gz"
+    path.write_bytes(bytes(raw))
+    ids, report = read([path])
+    assert report.skipped == 1 and set(report.by_reason) <= {"corrupt_gzip", "malformed_json", "wrong_shape"}
+    # the lines before the damage survive (salvaged by re-inflating up to the bad bytes)
+    intact = zlib.decompressobj(31)
+    survived = b""
+    for i in range(0, len(raw), 256):
+        try:
+            survived += intact.decompress(bytes(raw[i : i + 256]))
+        except zlib.error:
+            break
+    assert len(ids) == survived.count(b"\n") > 700
+    assert report.messages[0].startswith(f"{path}:{len(ids) + 1}: corrupt_gzip")
+
+
+def test_bad_lines_are_isolated_with_line_numbers(tmp_path: Path) -> None:
+    lines = [
+        good(1),
+        b'{"id":"2","type":"WatchEvent","actor":',  # malformed JSON
+        good(3),
+        good(4).replace(b'{"login":"a4"}', b"123"),  # "actor": 123
+        good(5).replace(b',"created_at":"2015-01-01T00:00:00Z"', b""),  # no created_at
+        b"\x00\xff\xfe\x80garbage\x01",  # binary garbage
+        b"",  # blank lines are not events and not errors
+        good(8),
+        good(9).replace(b"2015-01-01T00:00:00Z", b"yesterday"),
+        good(10),
+    ]
+    path = tmp_path / "mixed.json"
+    path.write_bytes(b"\n".join(lines))  # no newline at the end of the last line
+    quarantine = io.StringIO()
+    report = InputReport()
+    ids = [e.id for b in iter_event_batches([str(path)], report, quarantine=quarantine) for e in b.events]
+    assert ids == ["1", "3", "8", "10"]
+    assert report.by_reason == {"malformed_json": 2, "wrong_shape": 3}
+    assert [m.split(": ")[0:2] for m in report.messages] == [
+        [f"{path}:2", "malformed_json"],
+        [f"{path}:4", "wrong_shape"],
+        [f"{path}:5", "wrong_shape"],
+        [f"{path}:6", "malformed_json"],
+        [f"{path}:9", "wrong_shape"],
+    ]
+    assert "actor" in report.messages[1] and "created_at" in report.messages[2]
+    records = [json.loads(x) for x in quarantine.getvalue().splitlines()]
+    assert [r["line"] for r in records] == [2, 4, 5, 6, 9]
+    assert records[0] == {
+        "source": str(path),
+        "line": 2,
+        "reason": records[0]["reason"],
+        "raw": lines[1].decode(),
+    }
+    assert records[3]["raw"].startswith("\x00\ufffd")
+    assert "skipped 5" in report.summary()
+
+
+def test_bad_line_deep_in_a_big_file_has_the_right_line_number(tmp_path: Path) -> None:
+    text = gzip.decompress((DATA / "2015-01-01-12.json.gz").read_bytes()).split(b"\n")
+    text.insert(4999, b"{not json")  # becomes line 5000, several MiB into the stream
+    path = tmp_path / "big.json.gz"
+    path.write_bytes(gzip.compress(b"\n".join(text)))
+    ids, report = read([path])
+    assert len(ids) == 8273 and report.messages == [report.messages[0]]
+    assert report.messages[0].startswith(f"{path}:5000: malformed_json")
+
+
+def test_50mb_line_is_skipped_while_streaming(tmp_path: Path) -> None:
+    huge = b'{"id":"big","type":"PushEvent","pad":"' + b"x" * (50 << 20) + b'"}'
+    path = tmp_path / "huge.json.gz"
+    path.write_bytes(gzip.compress(b"\n".join([good(1), huge, good(3)]) + b"\n", compresslevel=1))
+    huge_len = len(huge)
+    del huge
+    quarantine = io.StringIO()
+    report = InputReport()
+    tracemalloc.start()
+    ids = [e.id for b in iter_event_batches([str(path)], report, quarantine=quarantine) for e in b.events]
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert ids == ["1", "3"]
+    assert report.by_reason == {"line_too_long": 1}
+    assert report.messages[0].startswith(f"{path}:2: line_too_long")
+    assert peak < 48 << 20  # bounded by max_line_bytes (16 MiB) + chunks, never the 50 MB line
+    record = json.loads(quarantine.getvalue())
+    assert record["line"] == 2 and record["raw_truncated"] is True
+    assert record["raw_bytes"] == huge_len and len(record["raw"]) >= 1 << 20
+
+
+def test_small_max_line_bytes_inside_a_chunk(tmp_path: Path) -> None:
+    path = tmp_path / "small.json"
+    path.write_bytes(b"\n".join([good(1), b'{"pad":"' + b"y" * 500 + b'"}', good(3)]))
+    ids, report = read([path], max_line_bytes=300)
+    assert ids == ["1", "3"] and report.messages[0].startswith(f"{path}:2: line_too_long")
+
+
+def test_not_gzip_and_missing_file_do_not_stop_the_stream(tmp_path: Path) -> None:
+    fake = tmp_path / "fake.json.gz"
+    fake.write_bytes(good(1) + b"\n")
+    missing = tmp_path / "gone.json.gz"
+    plain = tmp_path / "ok.json"
+    plain.write_bytes(good(7) + b"\n")
+    ids, report = read([fake, missing, plain])
+    assert ids == ["7"]
+    assert report.by_reason == {"not_gzip": 1, "unreadable": 1}
+    assert report.messages[0].startswith(f"{fake}: not_gzip")
+    assert report.messages[1] == f"{missing}: unreadable: No such file or directory"
+    assert report.errors[1].line is None
