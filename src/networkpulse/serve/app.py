@@ -184,8 +184,17 @@ def create_app(store_url: str, *, static_dir: Path | None = None, poll_interval_
         return FileResponse(page) if page.is_file() else HTMLResponse(_NOT_BUILT)
 
     # Assets of the built UI; API routes above take precedence, anything else unknown is a JSON 404.
-    app.mount("/", StaticFiles(directory=static, html=True, check_dir=False), name="static")
+    app.mount("/", _UiFiles(directory=static, html=True, check_dir=False), name="static")
     return app
+
+
+class _UiFiles(StaticFiles):
+    """The built UI's files. Without a build the folder may be missing: that is a 404, not a 500."""
+
+    async def check_config(self) -> None:
+        if self.directory is not None and not Path(self.directory).is_dir():
+            raise HTTPException(status_code=404, detail="the web UI is not built: bash scripts/setup.sh")
+        await super().check_config()
 
 
 def _found(value: dict[str, Any] | None, message: str) -> dict[str, Any]:

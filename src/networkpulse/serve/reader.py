@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from networkpulse.errors import PulseError
+from networkpulse.errors import ConfigError, PulseError
 from networkpulse.store.base import Store
 
 T = TypeVar("T")
@@ -53,6 +53,7 @@ class StoreReader:
     """
 
     def __init__(self, url: str, *, workers: int = 4, name: str = "pulse-read") -> None:
+        check_url(url)
         self._url = url
         self._workers = workers
         self._name = name
@@ -106,7 +107,8 @@ class StoreReader:
                 except _NOT_READY as exc:
                     if _is_missing_schema(exc):
                         # The writer has created the file but not its tables yet: empty for now, reopen later.
-                        store = _close_quietly(store)
+                        _close_quietly(store)
+                        store = None
                     else:
                         ok, result = False, exc
                 except Exception as exc:
@@ -120,6 +122,19 @@ class StoreReader:
         except _NOT_READY as exc:
             log.debug("store %s not readable yet: %s", self._url, exc)
             return None
+
+
+def check_url(url: str) -> None:
+    """Raise :class:`ConfigError` now for a store URL that can never work (the file may just not exist yet).
+
+    Without this a typo in the URL would look like a store that stays empty forever.
+    """
+    try:
+        _close_quietly(_open(url))
+    except ConfigError:
+        raise
+    except _NOT_READY:
+        pass
 
 
 def _is_missing_schema(exc: BaseException) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from contextlib import suppress
 
 import uvicorn
 
@@ -35,6 +36,8 @@ def run(
     """Serve the API, live feed and UI for ``store_url`` until interrupted (blocking).
 
     ``ready(url)`` is called once, when the server accepts connections; ``port=0`` picks a free port.
+    Returns normally after a clean shutdown on Ctrl-C; raises :class:`~networkpulse.errors.ConfigError` at
+    once for a store URL that can never work (a database file that does not exist *yet* is fine).
     """
     config = uvicorn.Config(
         create_app(store_url),
@@ -45,4 +48,7 @@ def run(
         timeout_graceful_shutdown=3,
         log_level="warning",
     )
-    _Server(config, ready).run()
+    # uvicorn shuts down gracefully, then re-raises the captured Ctrl-C; the caller asked for a server that
+    # runs until interrupted, so being interrupted is the normal end.
+    with suppress(KeyboardInterrupt):
+        _Server(config, ready).run()
