@@ -1,6 +1,5 @@
 """The counterpart rules: who an event's actor interacts with. This table is the one source of truth;
-docs/interactions.md lists it (``python -m networkpulse.venturi.rules`` prints the markdown, a test keeps the
-two equal)."""
+docs/interactions.md lists it (:func:`rules_markdown` prints the markdown, a test keeps the two equal)."""
 
 from __future__ import annotations
 
@@ -106,7 +105,3 @@ def rules_markdown() -> str:
         types = ", ".join(rule.event_types) if rule.event_types else "every event with a repository"
         rows.append(f"| {i} | `{rule.kind}` | {types} | {rule.field} | {rule.note} |")
     return "\n".join(rows)
-
-
-if __name__ == "__main__":
-    print(rules_markdown())
