@@ -19,9 +19,20 @@ function compact(v) {
   return `${+v.toFixed(2)}`;
 }
 
+// Event time is UTC (GH Archive); label ticks in UTC, one line each, with the date only when the span needs it.
+const pad = (n) => String(n).padStart(2, "0");
+function utcTicks(u, splits) {
+  const span = (u.scales.x.max ?? 0) - (u.scales.x.min ?? 0);
+  return splits.map((s) => {
+    const d = new Date(s * 1000);
+    const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+    return span > 2 * 86400 ? `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}` : hm;
+  });
+}
+
 function sizeOf(el) {
   const w = Math.max(200, Math.floor(el.clientWidth));
-  return { width: w, height: Math.max(110, Math.min(170, Math.round(w * 0.42))) };
+  return { width: w, height: Math.max(120, Math.min(160, Math.round(w * 0.3))) };
 }
 
 /** One time-series chart; clicking a point calls onPick(windowId). */
@@ -37,7 +48,7 @@ class SeriesChart {
       cursor: { drag: { x: false, y: false }, points: { size: 7 } },
       scales: { x: { time: true } },
       axes: [
-        { ...AXIS, size: 30, space: 70 },
+        { ...AXIS, size: 28, space: 60, values: (u, splits) => (this.useTime ? utcTicks(u, splits) : splits.map((v) => `#${v}`)) },
         { ...AXIS, size: 44, values: (u, vals) => vals.map(compact) },
       ],
       series: [
@@ -92,7 +103,6 @@ class SeriesChart {
     if (monotonic !== this.useTime) {
       this.useTime = monotonic;
       this.plot.scales.x.time = monotonic;
-      this.plot.axes[0]._values = null;
     }
     this.ids = summaries.map((s) => s.id);
     const xs = summaries.map((s) => (monotonic ? s.end_ms / 1000 : s.id));

@@ -152,11 +152,11 @@ function renderStats(d) {
     ["edges", d.edges],
     ["components", d.components],
     ["largest", d.largest],
-    ["clusters ≥ min", d.clusters],
+    ["clusters", d.clusters],
     ["late events", d.late_events],
   ];
   $("stats").replaceChildren(
-    ...rows.flatMap(([k, v]) => [el("dt", { textContent: k }), el("dd", { textContent: nf.format(v ?? 0) })]),
+    ...rows.map(([k, v]) => el("div", {}, el("dt", { textContent: k }), el("dd", { textContent: nf.format(v ?? 0) }))),
   );
 }
 
@@ -448,14 +448,16 @@ async function start() {
       if (!state.newest || w.id > state.newest.id) state.newest = w;
       if (!state.paused) showLive(w);
     },
-    onDropped: async ({ count }) => {
-      // We were too slow and the server skipped frames for us: fill the charts' gap from REST history.
+    onDropped: async ({ count, resume_from: first }) => {
+      // We were too slow and the server skipped windows [first, first + count) for us: fill the charts' gap
+      // from REST history (summaries only; the graph only ever needs the newest window).
       state.dropped += count;
       const d = $("dropped");
       d.hidden = false;
       d.textContent = `${nf.format(state.dropped)} frames skipped`;
       try {
-        const { windows } = await api.windows(Math.min(1000, count + 10));
+        const n = Math.min(1000, count);
+        const { windows } = await api.windows(n, first + n);
         addSummaries(windows.slice().reverse());
       } catch {
         // best effort: the charts just show a gap
