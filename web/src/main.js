@@ -314,7 +314,9 @@ function renderHistory(login, history) {
         }),
       );
       b.addEventListener("click", () => viewWindow(h.window_id));
-      return el("li", {}, b);
+      const li = el("li", {}, b);
+      li.dataset.windowId = h.window_id;
+      return li;
     }),
   );
 }
