@@ -28,8 +28,12 @@ log = logging.getLogger(__name__)
 
 _encode = msgspec.json.Encoder().encode
 
-#: Windows read from the store per query, both when polling and when replaying for ``since``.
+#: Windows read from the store per query when replaying for ``since`` (one client, paced by its socket).
 PAGE = 100
+#: Windows the poller reads and fans out at a time: well under a queue's capacity, so that after a burst
+#: commit (the pipeline batches hundreds of windows per transaction when replaying history) healthy clients
+#: drain their queues while the next page is read, and only clients that really cannot keep up drop frames.
+LIVE_PAGE = 16
 
 
 def _frame(kind: str, **fields: Any) -> str:
@@ -146,7 +150,7 @@ class Broadcaster:
                 self.last_id = latest
                 return
             after, want = self.last_id, max(sub.max_clusters for sub in self._subscribers)
-            page = await self._reader.call(_windows_after(after, want), [])
+            page = await self._reader.call(_windows_after(after, want, LIVE_PAGE), [])
             if not page:  # removed by retention between the two reads
                 self.last_id = latest
                 return
@@ -165,9 +169,9 @@ class Broadcaster:
             sub.offer(window["id"], frame)
 
 
-def _windows_after(after: int, max_clusters: int) -> Callable[[Store], list[dict[str, Any]]]:
+def _windows_after(after: int, max_clusters: int, limit: int) -> Callable[[Store], list[dict[str, Any]]]:
     # A closure per call (not a lambda in a loop) so the reader thread sees this page's arguments.
-    return lambda store: store.windows_after(after, limit=PAGE, max_clusters=max_clusters)
+    return lambda store: store.windows_after(after, limit=limit, max_clusters=max_clusters)
 
 
 def _window_frame(window: dict[str, Any], max_clusters: int) -> str:
@@ -209,7 +213,7 @@ async def _send(websocket: WebSocket, sub: Subscriber, reader: StoreReader, sinc
     cursor = since
     while cursor is not None and cursor < sub.start_id:
         after = cursor
-        page = await reader.call(_windows_after(after, sub.max_clusters), [])
+        page = await reader.call(_windows_after(after, sub.max_clusters, PAGE), [])
         page = [window for window in page if window["id"] <= sub.start_id]
         if not page:
             break

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from contextlib import suppress
 
 import uvicorn
+from fastapi import FastAPI
 
 from networkpulse.serve.app import create_app
 
@@ -26,6 +27,20 @@ class _Server(uvicorn.Server):
             self._ready(f"http://{shown}:{port}")
 
 
+def uvicorn_config(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> uvicorn.Config:
+    """The uvicorn settings :func:`run` uses (tests and benchmarks start servers with the same ones)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="on",
+        # A client that stopped reading never lets its socket flush, so its connection would never finish
+        # closing: bound how long shutdown waits for live connections.
+        timeout_graceful_shutdown=3,
+        log_level="warning",
+    )
+
+
 def run(
     store_url: str,
     host: str = "127.0.0.1",
@@ -39,15 +54,7 @@ def run(
     Returns normally after a clean shutdown on Ctrl-C; raises :class:`~networkpulse.errors.ConfigError` at
     once for a store URL that can never work (a database file that does not exist *yet* is fine).
     """
-    config = uvicorn.Config(
-        create_app(store_url),
-        host=host,
-        port=port,
-        lifespan="on",
-        # Live connections are long-lived: bound how long Ctrl-C waits for them before closing them.
-        timeout_graceful_shutdown=3,
-        log_level="warning",
-    )
+    config = uvicorn_config(create_app(store_url), host, port)
     # uvicorn shuts down gracefully, then re-raises the captured Ctrl-C; the caller asked for a server that
     # runs until interrupted, so being interrupted is the normal end.
     with suppress(KeyboardInterrupt):
