@@ -4,6 +4,8 @@ screen."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -230,6 +232,48 @@ def test_phone_viewport_fits_without_horizontal_scroll(browser: Any, server: str
         # Tap-sized controls still work: pause with a tap.
         page.get_by_test_id("pause-button").tap()
         page.wait_for_function("() => window.__pulse.paused")
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_live_feed_resumes_after_a_disconnect_and_reports_dropped_frames(browser: Any, server: str) -> None:
+    """The real feed passes through Playwright's WebSocket routing, so the test can cut the connection and
+    inject the server's ``dropped`` notice; the page must resume with ``since=<last id>`` and keep going."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    connections: list[Any] = []
+    urls: list[str] = []
+
+    def route(ws: Any) -> None:
+        urls.append(ws.url)
+        connections.append(ws)
+        ws.connect_to_server()  # frames flow both ways unchanged
+
+    page.route_web_socket(re.compile(r".*/api/live.*"), route)
+    try:
+        page.goto(server + "/")
+        wait_rendered(page)
+        assert len(urls) == 1 and "since=" in urls[0]
+        page.wait_for_function("() => window.__pulse.lastLiveId !== null")
+
+        first = pulse(page, "windowId")
+        connections[0].send(json.dumps({"type": "dropped", "count": 3, "resume_from": max(1, first - 3)}))
+        page.wait_for_function("() => window.__pulse.dropped === 3")
+        assert page.get_by_test_id("dropped").inner_text() == "3 frames skipped"
+
+        last = pulse(page, "lastLiveId")
+        connections[0].close(code=1012, reason="test: server restart")
+        page.wait_for_function("() => window.__pulse.connects >= 2 && window.__pulse.status === 'live'")
+        resumed_from = int(re.search(r"since=(\d+)", urls[1]).group(1))
+        assert resumed_from >= last, "the reconnect must resume after the last window seen"
+        # Still live after the reconnect: new windows keep arriving and are drawn.
+        page.wait_for_function(f"() => window.__pulse.windowId > {resumed_from}", timeout=45_000)
+        ids = page.evaluate("window.__pulse.chartPoints")
+        assert ids["events"] == pulse(page, "windowsLoaded")
+        screenshot(page, "reconnected")
         assert errors == []
     finally:
         context.close()

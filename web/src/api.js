@@ -46,6 +46,7 @@ export class LiveFeed {
     this.backoff = 500;
     this.ws = null;
     this.stopped = false;
+    this.connects = 0;
   }
 
   start(sinceId) {
@@ -57,6 +58,7 @@ export class LiveFeed {
   connect() {
     const proto = location.protocol === "https:" ? "wss" : "ws";
     const since = this.lastId != null ? `&since=${this.lastId}` : "";
+    this.connects++;
     const ws = new WebSocket(`${proto}://${location.host}/api/live?max_clusters=${this.maxClusters}${since}`);
     this.ws = ws;
     ws.onmessage = (ev) => {

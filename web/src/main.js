@@ -466,6 +466,7 @@ async function start() {
       }
     },
   });
+  state.feed = feed;
   feed.start(sinceId);
 }
 
@@ -515,6 +516,12 @@ Object.defineProperty(window, "__pulse", {
     },
     get dropped() {
       return state.dropped;
+    },
+    get lastLiveId() {
+      return state.feed?.lastId ?? null;
+    },
+    get connects() {
+      return state.feed?.connects ?? 0;
     },
   }),
 });
