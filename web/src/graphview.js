@@ -86,7 +86,7 @@ export class GraphView {
     });
 
     this.layout = new FA2Layout(this.graph, {
-      settings: { ...forceAtlas2.inferSettings(500), gravity: 0.4, scalingRatio: 6, slowDown: 4 },
+      settings: { ...forceAtlas2.inferSettings(500), gravity: 0.5, scalingRatio: 6, slowDown: 2 },
     });
     this.layoutTimer = null;
 
@@ -204,7 +204,13 @@ export class GraphView {
     const cx = hasExtent ? (minX + maxX) / 2 : 0;
     const cy = hasExtent ? (minY + maxY) / 2 : 0;
     const extent = hasExtent ? Math.max(maxX - minX, maxY - minY, 50) : 200;
-    const step = extent * 0.03;
+    // Newcomers sit one typical edge length from their neighbour, so the layout has little to undo.
+    const lengths = [];
+    g.forEachEdge((e, _a, s, t, sa, ta) => {
+      if (lengths.length < 500) lengths.push(Math.hypot(sa.x - ta.x, sa.y - ta.y));
+    });
+    lengths.sort((a, b) => a - b);
+    const step = lengths.length ? lengths[lengths.length >> 1] : extent * 0.03;
 
     g.forEachEdge((e) => {
       if (!nextEdges.has(e)) g.dropEdge(e);
@@ -218,24 +224,29 @@ export class GraphView {
     const pos = new Map();
     g.forEachNode((n, a) => pos.set(n, [a.x, a.y]));
     const jitter = () => (Math.random() - 0.5) * 2 * step;
+    const around = ([x, y]) => {
+      const a = Math.random() * Math.PI * 2;
+      return [x + step * Math.cos(a), y + step * Math.sin(a)];
+    };
     for (const { cluster } of matched) {
       const queue = cluster.members.filter((m) => pos.has(m));
       if (queue.length === 0) {
+        // A new cluster: seed it somewhere inside the current layout; gravity and repulsion find it a place.
         const angle = Math.random() * Math.PI * 2;
-        const r = hasExtent ? extent * 0.6 : extent * Math.random() * 0.5;
+        const r = Math.sqrt(Math.random()) * extent * 0.45;
         const root = cluster.members[0];
         pos.set(root, [cx + r * Math.cos(angle), cy + r * Math.sin(angle)]);
         queue.push(root);
       }
       for (let qi = 0; qi < queue.length; qi++) {
-        const [x, y] = pos.get(queue[qi]);
+        const here = pos.get(queue[qi]);
         for (const nb of adjacency.get(queue[qi]) ?? []) {
           if (pos.has(nb)) continue;
-          pos.set(nb, [x + jitter(), y + jitter()]);
+          pos.set(nb, around(here));
           queue.push(nb);
         }
       }
-      for (const m of cluster.members) if (!pos.has(m)) pos.set(m, [cx + jitter() * 10, cy + jitter() * 10]);
+      for (const m of cluster.members) if (!pos.has(m)) pos.set(m, [cx + jitter() * 5, cy + jitter() * 5]);
     }
 
     for (const [login, { key, color, degree }] of nextNodes) {
