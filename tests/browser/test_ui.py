@@ -121,7 +121,10 @@ def test_charts_grow_as_windows_arrive(desktop: tuple[Any, list[str]], server: s
         timeout=45_000,
     )
     after = pulse(page, "chartPoints")
-    assert after["events"] == after["components"] == after["largest"] == pulse(page, "windowsLoaded")
+    assert after["events"] == after["components"] == after["largest"]
+    # Charts redraw at most a few times a second: they catch up with every window the page holds.
+    loaded = pulse(page, "windowsLoaded")
+    page.wait_for_function(f"() => window.__pulse.chartPoints.events >= {loaded}", timeout=5_000)
     assert after["distribution"] >= 1
     label = page.get_by_test_id("chart-events-points").inner_text()
     assert label.split()[0].isdigit() and int(label.split()[0]) >= before["events"]
@@ -271,8 +274,8 @@ def test_live_feed_resumes_after_a_disconnect_and_reports_dropped_frames(browser
         assert resumed_from >= last, "the reconnect must resume after the last window seen"
         # Still live after the reconnect: new windows keep arriving and are drawn.
         page.wait_for_function(f"() => window.__pulse.windowId > {resumed_from}", timeout=45_000)
-        ids = page.evaluate("window.__pulse.chartPoints")
-        assert ids["events"] == pulse(page, "windowsLoaded")
+        loaded = pulse(page, "windowsLoaded")
+        page.wait_for_function(f"() => window.__pulse.chartPoints.events >= {loaded}", timeout=5_000)
         screenshot(page, "reconnected")
         assert errors == []
     finally:

@@ -28,6 +28,7 @@ export const api = {
   latest: (maxClusters) => getJson(`/api/windows/latest?max_clusters=${maxClusters}`),
   history: (login, limit = 100) =>
     getJson(`/api/logins/${encodeURIComponent(login)}/history?limit=${limit}`),
+  stats: () => getJson("/api/stats"),
   historyUrl: (login) => `/api/logins/${encodeURIComponent(login)}/history`,
 };
 

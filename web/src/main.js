@@ -398,12 +398,48 @@ async function viewWindow(id) {
 }
 
 $("pause").addEventListener("click", () => setPaused(!state.paused));
+
+// Older history, a page at a time; the scrubber keeps pointing at the same window.
+function setNextBefore(id) {
+  state.nextBefore = id ?? null;
+  $("older").hidden = state.nextBefore == null;
+}
+
+$("older").addEventListener("click", async () => {
+  if (state.nextBefore == null) return;
+  const btn = $("older");
+  btn.disabled = true;
+  try {
+    const { windows, next_before: nextBefore } = await api.windows(HISTORY_LIMIT, state.nextBefore);
+    addSummaries(windows.slice().reverse());
+    setNextBefore(nextBefore);
+    if (!state.paused) setPaused(true);
+    if (windows.length) viewWindow(windows[windows.length - 1].id);
+  } finally {
+    btn.disabled = false;
+  }
+});
 $("live").addEventListener("click", () => {
   state.fetchToken++;
   setPaused(false);
 });
 
 // ---------- connection ----------
+
+const rateFmt = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+async function pollStats() {
+  try {
+    const st = await api.stats();
+    const r = $("rate");
+    r.hidden = !(st.events_per_s > 0);
+    r.textContent = `${rateFmt.format(st.events_per_s)} ev/s`;
+    r.title = `pipeline: ${nf.format(st.events)} events read, ${Math.round(100 * st.filtered_share)}% filtered, ` +
+      `${nf.format(st.windows)} windows`;
+  } catch {
+    // stats are decoration; the next poll may succeed
+  }
+  setTimeout(pollStats, 3000);
+}
 
 function renderStatus() {
   const s = $("status");
@@ -427,8 +463,9 @@ async function start() {
   let sinceId = null;
   for (let attempt = 0; ; attempt++) {
     try {
-      const { windows } = await api.windows(HISTORY_LIMIT);
+      const { windows, next_before: nextBefore } = await api.windows(HISTORY_LIMIT);
       addSummaries(windows.slice().reverse());
+      setNextBefore(nextBefore);
       await loadLatest();
       sinceId = state.windows.length ? state.windows[state.windows.length - 1].id : null;
       break;
@@ -468,6 +505,7 @@ async function start() {
   });
   state.feed = feed;
   feed.start(sinceId);
+  pollStats();
 }
 
 // ---------- read-only hooks for tests and the console ----------
