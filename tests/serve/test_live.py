@@ -123,6 +123,7 @@ def test_resume_skips_what_retention_removed(tmp_path: Path) -> None:
     assert [f["window"]["id"] for f in frames] == ids[-5:]
 
 
+@pytest.mark.slow
 def test_stalled_client_gets_a_dropped_frame_while_others_get_everything(
     filled: list[int], writer: Store, live_server: LiveServer
 ) -> None:
@@ -175,6 +176,7 @@ def test_stalled_client_gets_a_dropped_frame_while_others_get_everything(
     asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_a_stalled_client_does_not_block_shutdown(filled: list[int], writer: Store, store_url: str) -> None:
     server = LiveServer(store_url).__enter__()
 

@@ -7,6 +7,7 @@ another process writes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -81,16 +82,18 @@ def create_app(store_url: str, *, static_dir: Path | None = None, poll_interval_
     api_reader = StoreReader(store_url, workers=4, name="pulse-api")
     # The poller has its own connection so a burst of API reads never delays the live feed.
     poll_reader = StoreReader(store_url, workers=1, name="pulse-live")
-    broadcaster = Broadcaster(poll_reader, poll_interval_s=poll_interval_s)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        import asyncio
-
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # One broadcaster per lifespan: its asyncio objects belong to this event loop, and test clients run
+        # the lifespan of one app several times, each on a new loop. Readers restart on their next call.
+        broadcaster = Broadcaster(poll_reader, poll_interval_s=poll_interval_s)
         poller = asyncio.create_task(broadcaster.run(), name="pulse-live-poller")
+        app.state.live = broadcaster
         try:
             yield
         finally:
+            app.state.live = None
             broadcaster.close()
             poller.cancel()
             with suppress(asyncio.CancelledError):
@@ -175,6 +178,10 @@ def create_app(store_url: str, *, static_dir: Path | None = None, poll_interval_
         since: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
         max_clusters: Annotated[int, Query(ge=0, le=200)] = 20,
     ) -> None:
+        broadcaster: Broadcaster | None = getattr(websocket.app.state, "live", None)
+        if broadcaster is None:  # only when the server runs the app without its lifespan
+            await websocket.close(code=1011, reason="live feed not running: start the app with its lifespan")
+            return
         await serve_client(websocket, broadcaster, api_reader, since=since, max_clusters=max_clusters)
 
     @app.get("/", include_in_schema=False, response_model=None)

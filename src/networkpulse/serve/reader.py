@@ -49,7 +49,7 @@ class StoreReader:
     """Runs ``fn(store)`` on one of ``workers`` threads; ``await reader.call(fn, empty)``.
 
     Threads start on the first call (so an app used without its lifespan, e.g. by a test client, still works)
-    and stop on :meth:`close`.
+    and stop on :meth:`close`; a later call starts them again (an app's lifespan may run more than once).
     """
 
     def __init__(self, url: str, *, workers: int = 4, name: str = "pulse-read") -> None:
@@ -60,42 +60,39 @@ class StoreReader:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
-        self._closed = False
 
     async def call(self, fn: Callable[[Store], T], empty: T) -> T:
         """Return ``fn(store)`` computed on a reader thread, or ``empty`` while the store cannot be opened."""
-        if self._closed:
-            raise RuntimeError("store reader is closed")
-        self._start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put(_Job(fn, empty, future, loop))
+        with self._lock:
+            self._start()
+            self._jobs.put(_Job(fn, empty, future, loop))
         return await future
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the threads after the jobs already queued; each closes its own store handle."""
         with self._lock:
-            self._closed = True
+            # Old threads drain the old queue; calls from now on go to a new queue and new threads.
             threads, self._threads = self._threads, []
+            jobs, self._jobs = self._jobs, queue.SimpleQueue()
         for _ in threads:
-            self._jobs.put(None)
+            jobs.put(None)
         for thread in threads:
             thread.join(timeout)
 
     def _start(self) -> None:
-        if len(self._threads) == self._workers:
-            return
-        with self._lock:
-            while len(self._threads) < self._workers and not self._closed:
-                # Daemon: a read stuck in SQLite must not keep the process alive after shutdown.
-                name = f"{self._name}-{len(self._threads)}"
-                thread = threading.Thread(target=self._work, name=name, daemon=True)
-                thread.start()
-                self._threads.append(thread)
+        """Start the missing worker threads; called with ``_lock`` held."""
+        while len(self._threads) < self._workers:
+            # Daemon: a read stuck in SQLite must not keep the process alive after shutdown.
+            name = f"{self._name}-{len(self._threads)}"
+            thread = threading.Thread(target=self._work, args=(self._jobs,), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
-    def _work(self) -> None:
+    def _work(self, jobs: queue.SimpleQueue[_Job | None]) -> None:
         store: Store | None = None
-        while (job := self._jobs.get()) is not None:
+        while (job := jobs.get()) is not None:
             if job.future.cancelled():  # the client went away while the job waited
                 continue
             if store is None:
