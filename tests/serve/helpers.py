@@ -8,11 +8,10 @@ import time
 from typing import Any
 
 import numpy as np
-import uvicorn
 
 from networkpulse.engine.types import Cluster, Window
 from networkpulse.serve import create_app
-from networkpulse.serve.server import uvicorn_config
+from networkpulse.serve.server import Server, uvicorn_config
 
 #: 2015-01-01T12:00:00Z, the hour of the bundled real sample.
 T0_MS = 1_420_113_600_000
@@ -76,7 +75,7 @@ class LiveServer:
     """uvicorn serving the app on a free port in a background thread of this process."""
 
     def __init__(self, store_url: str) -> None:
-        self.server = uvicorn.Server(uvicorn_config(create_app(store_url, poll_interval_s=0.01), port=0))
+        self.server = Server(uvicorn_config(create_app(store_url, poll_interval_s=0.01), port=0))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:

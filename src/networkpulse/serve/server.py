@@ -11,16 +11,29 @@ from fastapi import FastAPI
 
 from networkpulse.serve.app import create_app
 
+#: Kernel send buffer per connection (Linux doubles it). Autotuning would let it grow to ``tcp_wmem`` max
+#: (4 MB by default) for a client that stopped reading: per-client kernel memory the app cannot see, and
+#: seconds of frames buffered before that client's queue even starts to fill and it is told it dropped
+#: some. 128 KB still moves a few MB/s per client at 100 ms RTT, far above the feed's rate.
+SEND_BUFFER_BYTES = 128 * 1024
 
-class _Server(uvicorn.Server):
-    """uvicorn's server plus a ``ready(url)`` callback after bind, with the real port (``port=0`` works)."""
 
-    def __init__(self, config: uvicorn.Config, ready: Callable[[str], None] | None) -> None:
+class Server(uvicorn.Server):
+    """uvicorn's server with bounded per-connection send buffers and a ``ready(url)`` callback.
+
+    ``ready`` gets the real URL once listening (so ``port=0`` works).
+    """
+
+    def __init__(self, config: uvicorn.Config, ready: Callable[[str], None] | None = None) -> None:
         super().__init__(config)
         self._ready = ready
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        for server in self.servers:
+            for sock in server.sockets:
+                # Accepted connections are cloned from the listening socket and inherit this.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         if self.started and self._ready is not None:
             host, port = self.servers[0].sockets[0].getsockname()[:2]
             shown = f"[{host}]" if ":" in host else host
@@ -58,4 +71,4 @@ def run(
     # uvicorn shuts down gracefully, then re-raises the captured Ctrl-C; the caller asked for a server that
     # runs until interrupted, so being interrupted is the normal end.
     with suppress(KeyboardInterrupt):
-        _Server(config, ready).run()
+        Server(config, ready).run()

@@ -1,0 +1,271 @@
+"""Live-feed benchmark: commit→client latency and fan-out to 100 WebSocket clients, plus one stalled client.
+
+A real server (``networkpulse.serve.run``, uvicorn, in a subprocess) serves a temporary SQLite store; this
+process commits windows into the store at a fixed rate (one transaction each) and runs the clients. Writer
+and clients share one clock (``time.perf_counter``), so latency = receive time − the time ``store.write``
+*started* for that window (conservative: it includes the commit itself and the server's poll interval).
+
+The windows are synthetic: 20 clusters each, sizes drawn from a heavy-tailed distribution like the real
+GH Archive hours (many clusters of 3–5, a few of tens), random spanning trees, GitHub-like logins.
+
+Checks: every live client receives every window, in order; the stalled client (connects, never reads, small
+receive buffer, no compression) is sent a ``dropped`` frame once it finally reads; server RSS after warm-up
+stays flat. Last line: ``clients=<n> frames_per_s=<n> p99_ms=<n> stalled_client_dropped=<bool>
+rss_growth_mb=<n>`` where frames_per_s is window frames per second delivered to *each* client.
+
+Run: ``.venv/bin/python benchmarks/live_feed.py`` (``--help`` for options).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import psutil
+from websockets.asyncio.client import ClientConnection, connect
+
+from networkpulse.engine.types import Cluster, Window
+from networkpulse.store import open_store
+
+
+class _Win(msgspec.Struct):
+    id: int
+
+
+class _Frame(msgspec.Struct):
+    """Only what the benchmark needs from a frame; msgspec skips the rest without building it."""
+
+    type: str
+    window: _Win | None = None
+    count: int = 0
+    resume_from: int = 0
+
+
+_decode = msgspec.json.Decoder(_Frame).decode
+
+
+def make_logins(n: int, rng: np.random.Generator) -> list[str]:
+    alphabet = np.array(list(string.ascii_lowercase + string.digits + "-"))
+    lengths = rng.integers(3, 16, n)
+    return [f"{''.join(rng.choice(alphabet[:36], 1))}{''.join(rng.choice(alphabet, k - 1))}{i}" for i, k in
+            enumerate(lengths)]  # fmt: skip
+
+
+def make_window(index: int, rng: np.random.Generator, n_logins: int, n_clusters: int) -> Window:
+    """A window of ``n_clusters`` clusters with Zipf-like sizes (3..80) and random spanning trees."""
+    sizes = np.sort(np.minimum(2 + rng.zipf(1.8, n_clusters), 80))[::-1]
+    members = rng.choice(n_logins, int(sizes.sum()), replace=False).astype(np.int32)
+    clusters, at = [], 0
+    for size in sizes:
+        ids = np.sort(members[at : at + size])
+        at += size
+        parents = [int(rng.integers(0, i)) for i in range(1, size)]
+        edges = np.array([[ids[i], ids[p]] for i, p in zip(range(1, size), parents, strict=True)], np.int32)
+        clusters.append(Cluster(members=ids, edges=edges.reshape(-1, 2)))
+    vertices = int(sizes.sum()) + 400
+    return Window(
+        start_ms=1_420_113_600_000 + index * 1000,
+        end_ms=1_420_113_600_000 + index * 1000 + 600_000,
+        events=2000, interactions=800, vertices=vertices, edges=vertices - 150, components=150,
+        largest=int(sizes[0]), late_events=0, clusters=tuple(clusters),
+    )  # fmt: skip
+
+
+def start_server(url: str) -> tuple[subprocess.Popen[str], str]:
+    code = (
+        "import sys\nfrom networkpulse.serve import run\n"
+        "run(sys.argv[1], port=0, ready=lambda url: print(url, flush=True))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("http://"):
+        proc.kill()
+        raise SystemExit(f"server did not start (got {line!r})")
+    return proc, line
+
+
+class Writer(threading.Thread):
+    """Commits one window per ``1/rate`` s; records when each write started, by window id."""
+
+    def __init__(self, url: str, rate: float, duration: float, n_clusters: int, seed: int) -> None:
+        super().__init__(daemon=True)
+        self.url, self.rate, self.duration, self.n_clusters = url, rate, duration, n_clusters
+        self.rng = np.random.default_rng(seed)
+        self.logins = make_logins(20_000, self.rng)
+        self.started_at: dict[int, float] = {}
+        self.ids: list[int] = []
+        self.write_s: list[float] = []
+        self.go = threading.Event()
+
+    def run(self) -> None:
+        store = open_store(self.url)
+        windows = [make_window(i, self.rng, len(self.logins), self.n_clusters) for i in range(64)]
+        stats = {"events": 0, "windows": 0}
+        self.go.wait()
+        period = 1 / self.rate
+        begin = time.perf_counter()
+        i = 0
+        while (now := time.perf_counter()) - begin < self.duration:
+            (wid,) = store.write([windows[i % len(windows)]], self.logins, stats)
+            self.started_at[wid] = now
+            self.write_s.append(time.perf_counter() - now)
+            self.ids.append(wid)
+            i += 1
+            time.sleep(max(0.0, begin + i * period - time.perf_counter()))
+        store.close()
+
+
+async def live_client(
+    url: str, received: list[tuple[int, float, int]], others: list[str]
+) -> ClientConnection:
+    ws = await connect(url, max_size=None)
+    hello = _decode(await ws.recv())
+    assert hello.type == "hello"
+
+    async def loop() -> None:
+        async for message in ws:
+            frame = _decode(message)
+            if frame.type == "window" and frame.window is not None:
+                received.append((frame.window.id, time.perf_counter(), len(message)))
+            else:
+                others.append(frame.type)
+
+    asyncio.get_running_loop().create_task(loop())
+    return ws
+
+
+async def stalled_client(url: str) -> ClientConnection:
+    host, port = url.removeprefix("ws://").split("/")[0].split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    sock.setblocking(False)
+    # No compression: with it, the kernel buffers could hold many seconds of frames before the queue fills.
+    return await connect(url, sock=sock, max_queue=1, compression=None, max_size=None)
+
+
+async def drained_until_dropped(ws: ClientConnection, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            if _decode(await asyncio.wait_for(ws.recv(), left)).type == "dropped":
+                return True
+    except TimeoutError:
+        pass
+    return False
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="pulse-live-bench-"))
+    url = f"sqlite:///{tmp / 'pulse.db'}"
+    open_store(url).close()  # the pipeline creates the file; the server may start either before or after
+    server, http = start_server(url)
+    proc = psutil.Process(server.pid)
+    ws_url = http.replace("http://", "ws://") + "/api/live"
+    try:
+        writer = Writer(url, args.rate, args.duration, args.clusters, args.seed)
+        writer.start()
+        received: list[list[tuple[int, float, int]]] = [[] for _ in range(args.clients)]
+        others: list[list[str]] = [[] for _ in range(args.clients)]
+        clients = [await live_client(ws_url, received[i], others[i]) for i in range(args.clients)]
+        stalled = await stalled_client(ws_url)
+
+        rss: list[int] = []
+        cpu0 = proc.cpu_times()
+        writer.go.set()
+        begin = time.perf_counter()
+        while writer.is_alive():
+            await asyncio.sleep(0.5)
+            if time.perf_counter() - begin >= args.warmup:
+                rss.append(proc.memory_info().rss)
+        cpu1 = proc.cpu_times()
+        # Let the last frames arrive.
+        deadline = time.perf_counter() + 10
+        while time.perf_counter() < deadline and any(len(r) < len(writer.ids) for r in received):
+            await asyncio.sleep(0.05)
+        rss.append(proc.memory_info().rss)
+
+        ids = writer.ids
+        complete = all([wid for wid, _, _ in r] == ids for r in received)
+        latencies = [t - writer.started_at[wid] for r in received for wid, t, _ in r]
+        frame_kb = statistics.mean(n for _, _, n in received[0]) / 1024 if received[0] else 0.0
+        dropped = await drained_until_dropped(stalled, 15)
+        for ws in [*clients, stalled]:
+            await ws.close()
+        lat_ms = np.array(latencies) * 1000
+        return {
+            "clients": args.clients,
+            "windows": len(ids),
+            "frames_per_s": len(ids) / args.duration,
+            "complete": complete,
+            "missing": sum(len(ids) - len(r) for r in received),
+            "unexpected": sorted({t for o in others for t in o}),
+            "p50_ms": float(np.percentile(lat_ms, 50)) if len(lat_ms) else float("nan"),
+            "p99_ms": float(np.percentile(lat_ms, 99)) if len(lat_ms) else float("nan"),
+            "max_ms": float(lat_ms.max()) if len(lat_ms) else float("nan"),
+            "write_ms_median": statistics.median(writer.write_s) * 1000,
+            "stalled_dropped": dropped,
+            "rss_first_mb": rss[0] / 2**20,
+            "rss_last_mb": rss[-1] / 2**20,
+            "rss_growth_mb": (rss[-1] - rss[0]) / 2**20,
+            "frame_kb": frame_kb,
+            "server_cpu_s": (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system),
+        }
+    finally:
+        server.terminate()
+        server.wait(10)
+        for f in tmp.iterdir():
+            f.unlink()
+        tmp.rmdir()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=100, help="live clients that read everything")
+    parser.add_argument("--rate", type=float, default=20.0, help="windows committed per second")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of writing")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the first RSS sample")
+    parser.add_argument("--clusters", type=int, default=20, help="clusters per window")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    print(f"# synthetic windows ({args.clusters} Zipf-sized clusters each, random trees, 20k random logins);"
+          f" server pid in a subprocess, {os.cpu_count()} CPUs")  # fmt: skip
+    r = asyncio.run(bench(args))
+    print(
+        f"# windows={r['windows']} every_frame_to_every_live_client={r['complete']} missing={r['missing']}"
+        f" other_frames={r['unexpected']}"
+    )
+    print(
+        f"# latency ms (write start → client): p50={r['p50_ms']:.1f} p99={r['p99_ms']:.1f}"
+        f" max={r['max_ms']:.1f}; store.write median {r['write_ms_median']:.2f} ms;"
+        f" frame {r['frame_kb']:.1f} KB"
+    )
+    print(
+        f"# server RSS after warm-up {r['rss_first_mb']:.1f} → {r['rss_last_mb']:.1f} MB;"
+        f" server CPU {r['server_cpu_s']:.1f} s over {args.duration:.0f} s;"
+        f" deliveries/s={r['frames_per_s'] * r['clients']:.0f}"
+    )
+    print(
+        f"clients={r['clients']} frames_per_s={r['frames_per_s']:.1f} p99_ms={r['p99_ms']:.1f}"
+        f" stalled_client_dropped={r['stalled_dropped']} rss_growth_mb={r['rss_growth_mb']:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
