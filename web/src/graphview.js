@@ -12,7 +12,7 @@ import Sigma from "sigma";
 // Colour-blind-friendly-ish categorical palette, readable on the dark background.
 const PALETTE = [
   "#4cc9f0", "#f72585", "#ffd166", "#06d6a0", "#f4a261", "#b388ff", "#ef476f", "#90be6d",
-  "#48bfe3", "#ff9f1c", "#c77dff", "#80ffdb", "#e76f51", "#a7c957", "#ff70a6", "#70d6ff",
+  "#3a86ff", "#ff9f1c", "#e0aaff", "#80ffdb", "#e76f51", "#d4f270", "#ff8fab", "#f1f5f9",
 ];
 const DIM_NODE = "#2a3142";
 const DIM_EDGE = "rgba(60, 68, 88, 0.35)";
@@ -126,7 +126,7 @@ export class GraphView {
   /** Match this frame's clusters to the previous frame's by member overlap, so colours stay put. */
   matchClusters(clusterList) {
     const taken = new Set();
-    const usedColors = new Set();
+    const colorUse = new Map(PALETTE.map((c) => [c, 0]));
     const matched = [];
     for (const c of clusterList) {
       const overlap = new Map();
@@ -145,7 +145,7 @@ export class GraphView {
       if (best !== null) {
         taken.add(best);
         const color = this.clusters.get(best).color;
-        usedColors.add(color);
+        colorUse.set(color, colorUse.get(color) + 1);
         matched.push({ key: best, color, cluster: c });
       } else {
         matched.push({ key: `c${this.seq++}`, color: null, cluster: c });
@@ -153,16 +153,16 @@ export class GraphView {
     }
     for (const m of matched) {
       if (m.color) continue;
-      // Next palette colour not already on screen (cycles if there are more clusters than colours).
-      for (let i = 0; i < PALETTE.length; i++) {
-        const col = PALETTE[(this.colorCursor + i) % PALETTE.length];
-        if (!usedColors.has(col) || i === PALETTE.length - 1) {
-          m.color = col;
-          this.colorCursor = (this.colorCursor + i + 1) % PALETTE.length;
-          break;
-        }
+      // The least-used palette colour on screen, scanning from a rotating cursor so ties spread out.
+      let pick = 0;
+      for (let i = 1; i < PALETTE.length; i++) {
+        const a = PALETTE[(this.colorCursor + i) % PALETTE.length];
+        const b = PALETTE[(this.colorCursor + pick) % PALETTE.length];
+        if (colorUse.get(a) < colorUse.get(b)) pick = i;
       }
-      usedColors.add(m.color);
+      m.color = PALETTE[(this.colorCursor + pick) % PALETTE.length];
+      colorUse.set(m.color, colorUse.get(m.color) + 1);
+      this.colorCursor = (this.colorCursor + pick + 1) % PALETTE.length;
     }
     return matched;
   }
