@@ -212,6 +212,11 @@ def test_openapi_names_every_response_model(client: TestClient) -> None:
     bad = paths["/api/windows"]["get"]["responses"]["422"]["content"]["application/json"]["schema"]
     assert bad["$ref"] == "#/components/schemas/ErrorDetail"
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+    # The live feed's frames are documented too, for the UI.
+    frames = spec["components"]["schemas"]
+    assert frames["DroppedFrame"]["required"] == ["type", "count", "resume_from"]
+    assert frames["WindowFrame"]["properties"]["window"]["$ref"] == "#/components/schemas/WindowDetail"
+    assert "HelloFrame" in frames
 
 
 def test_run_serves_until_interrupted(filled: list[int], store_url: str) -> None:

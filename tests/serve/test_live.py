@@ -186,7 +186,9 @@ def test_a_stalled_client_does_not_block_shutdown(filled: list[int], writer: Sto
         host, port = server.http.removeprefix("http://").split(":")
         sock.connect((host, int(port)))
         sock.setblocking(False)
-        async with connect(f"{server.ws}/api/live", sock=sock, max_queue=1, compression=None):
+        async with connect(
+            f"{server.ws}/api/live", sock=sock, max_queue=1, compression=None, close_timeout=0.1
+        ):
             await asyncio.to_thread(write, writer, [busy_window(i, size=60) for i in range(3, 203)])
             await asyncio.sleep(0.5)
             started = time.monotonic()

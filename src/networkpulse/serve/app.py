@@ -24,11 +24,14 @@ from networkpulse.serve.live import Broadcaster, serve_client
 from networkpulse.serve.models import (
     MAX_ID,
     ClusterDetail,
+    DroppedFrame,
     ErrorDetail,
     Health,
+    HelloFrame,
     LoginHistory,
     Stats,
     WindowDetail,
+    WindowFrame,
     WindowPage,
 )
 from networkpulse.serve.reader import StoreReader
@@ -190,9 +193,30 @@ def create_app(store_url: str, *, static_dir: Path | None = None, poll_interval_
         page = static / "index.html"
         return FileResponse(page) if page.is_file() else HTMLResponse(_NOT_BUILT)
 
+    _document_live_frames(app)
     # Assets of the built UI; API routes above take precedence, anything else unknown is a JSON 404.
     app.mount("/", _UiFiles(directory=static, html=True, check_dir=False), name="static")
     return app
+
+
+def _document_live_frames(app: FastAPI) -> None:
+    """Add the live feed's frame models to ``/openapi.json`` components (OpenAPI has no WebSocket paths).
+
+    The UI is written against this document; the frames belong in it as much as the REST shapes do.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemas = generate().setdefault("components", {}).setdefault("schemas", {})
+            for model in (HelloFrame, WindowFrame, DroppedFrame):
+                schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, nested in schema.pop("$defs", {}).items():
+                    schemas.setdefault(name, nested)
+                schemas[model.__name__] = schema
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
 
 
 class _UiFiles(StaticFiles):

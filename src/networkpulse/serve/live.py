@@ -16,10 +16,11 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 import msgspec
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from networkpulse.serve.reader import StoreReader
 from networkpulse.store.base import Store
@@ -121,24 +122,24 @@ class Broadcaster:
 
     async def run(self) -> None:
         """The poll loop; runs until cancelled. Store errors are logged and retried, never fatal."""
-        latest = await self._latest()
-        self.last_id = latest or 0
-        self.ready.set()
         while not self._closed:
-            await asyncio.sleep(self._poll_interval_s)
+            pause = self._poll_interval_s
             try:
                 latest = await self._latest()
-                if latest is None or latest == self.last_id:
-                    continue
-                if latest < self.last_id:
+                if not self.ready.is_set():
+                    self.last_id = latest or 0
+                    self.ready.set()
+                elif latest is not None and latest < self.last_id:
                     # The database was replaced (ids restarted): follow it rather than wait for old ids.
                     log.warning("window ids went back from %d to %d; following", self.last_id, latest)
                     self.last_id = 0
-                await self._publish_until(latest)
-            except asyncio.CancelledError:
-                raise
+                if latest is not None and latest > self.last_id:
+                    await self._publish_until(latest)
             except Exception:
-                log.exception("live feed poll failed; retrying")
+                # A broken store must not spam the log 50 times a second, nor end the feed for good.
+                log.exception("live feed poll failed; retrying in 1 s")
+                pause = 1.0
+            await asyncio.sleep(pause)
 
     async def _latest(self) -> int | None:
         return await self._reader.call(lambda store: store.max_window_id(), None)
@@ -205,6 +206,10 @@ async def serve_client(
         for task in (sender, receiver):
             task.cancel()
         await asyncio.gather(sender, receiver, return_exceptions=True)
+    if websocket.client_state is WebSocketState.CONNECTED:
+        # We end first only when the server shuts down: say so (1001 "going away") so clients reconnect.
+        with suppress(Exception):
+            await websocket.close(code=1001)
 
 
 async def _send(websocket: WebSocket, sub: Subscriber, reader: StoreReader, since: int | None) -> None:
