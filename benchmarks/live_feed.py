@@ -132,6 +132,7 @@ class Writer(threading.Thread):
 async def live_client(
     url: str, received: list[tuple[int, float, int]], others: list[str]
 ) -> ClientConnection:
+    # Offers permessage-deflate like a browser does; the server declines it (see serve.server).
     ws = await connect(url, max_size=None)
     hello = _decode(await ws.recv())
     assert hello.type == "hello"
@@ -154,7 +155,6 @@ async def stalled_client(url: str) -> ClientConnection:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect((host, int(port)))
     sock.setblocking(False)
-    # No compression: with it, the kernel buffers could hold many seconds of frames before the queue fills.
     return await connect(url, sock=sock, max_queue=1, compression=None, max_size=None)
 
 
@@ -243,6 +243,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the first RSS sample")
     parser.add_argument("--clusters", type=int, default=20, help="clusters per window")
     parser.add_argument("--seed", type=int, default=7)
+
     args = parser.parse_args()
     print(f"# synthetic windows ({args.clusters} Zipf-sized clusters each, random trees, 20k random logins);"
           f" server pid in a subprocess, {os.cpu_count()} CPUs")  # fmt: skip

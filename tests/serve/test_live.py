@@ -46,6 +46,8 @@ def test_hello_then_every_new_window_in_order(
 ) -> None:
     async def scenario() -> None:
         async with connect(f"{live_server.ws}/api/live") as ws:
+            # Offered like a browser would; declined so each frame stays encoded once for all clients.
+            assert ws.response is not None and "Sec-WebSocket-Extensions" not in ws.response.headers
             assert await recv(ws) == {"type": "hello", "latest_id": filled[-1]}
             ids = await asyncio.to_thread(write, writer, [busy_window(i, n_clusters=25) for i in range(3, 6)])
             ids += await asyncio.to_thread(write, writer, [window(6)])
@@ -131,8 +133,8 @@ def test_stalled_client_gets_a_dropped_frame_while_others_get_everything(
 
     Frames of ~25 KB × 500 windows (12 MB) are far more than the stalled client's 4 KB receive buffer, the
     server's send buffer and its 64-frame queue together can absorb, so frames must be dropped for it. The
-    client declines per-message deflate: these synthetic logins compress ~10×, which would let the kernel's
-    buffers swallow the whole burst.
+    client also declines per-message deflate (the server does not offer it today, but these synthetic logins
+    compress ~10×, which would let the kernel's buffers swallow the whole burst if it ever did).
     """
 
     async def scenario() -> None:
