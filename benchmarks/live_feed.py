@@ -13,7 +13,10 @@ receive buffer, no compression) is sent a ``dropped`` frame once it finally read
 stays flat. Last line: ``clients=<n> frames_per_s=<n> p99_ms=<n> stalled_client_dropped=<bool>
 rss_growth_mb=<n>`` where frames_per_s is window frames per second delivered to *each* client.
 
-Run: ``.venv/bin/python benchmarks/live_feed.py`` (``--help`` for options).
+Baseline, measured in the same run on the same load: the obvious design where every connection polls the
+store and encodes its own frames (``naive_app``), served with the same uvicorn settings.
+
+Run: ``.venv/bin/python benchmarks/live_feed.py`` (``--help`` for options; ~75 s with the baseline).
 """
 
 from __future__ import annotations
@@ -84,12 +87,47 @@ def make_window(index: int, rng: np.random.Generator, n_logins: int, n_clusters:
     )  # fmt: skip
 
 
-def start_server(url: str) -> tuple[subprocess.Popen[str], str]:
+def naive_app(store_url: str) -> Any:
+    """Baseline: the obvious live feed. Each connection polls the store itself and encodes its own frames."""
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    store = open_store(store_url, readonly=True)  # one object; its reads use one connection per thread
+
+    async def live(websocket: WebSocket) -> None:
+        await websocket.accept()
+        last = await run_in_threadpool(store.max_window_id) or 0
+        await websocket.send_text(msgspec.json.encode({"type": "hello", "latest_id": last or None}).decode())
+        while True:
+            page = await run_in_threadpool(store.windows_after, last, limit=100, max_clusters=20)
+            for window in page:
+                await websocket.send_text(msgspec.json.encode({"type": "window", "window": window}).decode())
+                last = window["id"]
+            await asyncio.sleep(0.02)
+
+    return Starlette(routes=[WebSocketRoute("/api/live", live)])
+
+
+def serve_naive(store_url: str) -> None:
+    from networkpulse.serve.server import Server, uvicorn_config
+
+    # The same uvicorn settings as the real server, so only the feed's design differs.
+    Server(uvicorn_config(naive_app(store_url), port=0), lambda url: print(url, flush=True)).run()
+
+
+def start_server(url: str, naive: bool) -> tuple[subprocess.Popen[str], str]:
     code = (
         "import sys\nfrom networkpulse.serve import run\n"
         "run(sys.argv[1], port=0, ready=lambda url: print(url, flush=True))\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, text=True)
+    command = [sys.executable, "-c", code, url]
+    if naive:
+        command = [sys.executable, __file__, "--serve-naive", url]
+    # The baseline's tasks are cancelled mid-send at shutdown; their tracebacks are noise here.
+    stderr = subprocess.DEVNULL if naive else None
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     if not line.startswith("http://"):
@@ -169,11 +207,11 @@ async def drained_until_dropped(ws: ClientConnection, timeout_s: float) -> bool:
     return False
 
 
-async def bench(args: argparse.Namespace) -> dict[str, Any]:
+async def bench(args: argparse.Namespace, naive: bool = False) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="pulse-live-bench-"))
     url = f"sqlite:///{tmp / 'pulse.db'}"
     open_store(url).close()  # the pipeline creates the file; the server may start either before or after
-    server, http = start_server(url)
+    server, http = start_server(url, naive)
     proc = psutil.Process(server.pid)
     ws_url = http.replace("http://", "ws://") + "/api/live"
     try:
@@ -243,10 +281,22 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the first RSS sample")
     parser.add_argument("--clusters", type=int, default=20, help="clusters per window")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the naive run")
+    parser.add_argument("--serve-naive", metavar="STORE_URL", help=argparse.SUPPRESS)
 
     args = parser.parse_args()
+    if args.serve_naive:
+        serve_naive(args.serve_naive)
+        return
     print(f"# synthetic windows ({args.clusters} Zipf-sized clusters each, random trees, 20k random logins);"
           f" server pid in a subprocess, {os.cpu_count()} CPUs")  # fmt: skip
+    if args.baseline:
+        b = asyncio.run(bench(args, naive=True))
+        print(
+            f"# baseline, each client polls and encodes for itself: p99={b['p99_ms']:.1f} ms,"
+            f" server CPU {b['server_cpu_s']:.1f} s, every frame to every client={b['complete']},"
+            f" stalled client told it dropped={b['stalled_dropped']}"
+        )
     r = asyncio.run(bench(args))
     print(
         f"# windows={r['windows']} every_frame_to_every_live_client={r['complete']} missing={r['missing']}"
@@ -262,6 +312,11 @@ def main() -> None:
         f" server CPU {r['server_cpu_s']:.1f} s over {args.duration:.0f} s;"
         f" deliveries/s={r['frames_per_s'] * r['clients']:.0f}"
     )
+    if args.baseline:
+        print(
+            f"# vs baseline: server CPU {b['server_cpu_s'] / max(r['server_cpu_s'], 1e-9):.1f}x less,"
+            f" p99 {b['p99_ms'] / r['p99_ms']:.1f}x lower"
+        )
     print(
         f"clients={r['clients']} frames_per_s={r['frames_per_s']:.1f} p99_ms={r['p99_ms']:.1f}"
         f" stalled_client_dropped={r['stalled_dropped']} rss_growth_mb={r['rss_growth_mb']:.1f}"
