@@ -83,14 +83,17 @@ def test_max_clusters_is_per_client(filled: list[int], writer: Store, live_serve
 def test_resume_with_since_has_no_gap_and_no_duplicate(
     filled: list[int], writer: Store, live_server: LiveServer
 ) -> None:
-    """Connect with ``since`` while windows keep being committed: the replay/live seam falls mid-stream."""
+    """Connect with ``since`` while windows keep being committed: the replay/live seam falls mid-stream.
+
+    More than one replay page (100 windows) lies between ``since`` and the connection.
+    """
     written = list(filled)
     half_done = threading.Event()
 
     def pipeline() -> None:
-        for i in range(3, 203):
+        for i in range(3, 303):
             written.extend(write(writer, [window(i)]))
-            if i == 80:
+            if i == 180:
                 half_done.set()
             time.sleep(0.002)
 
