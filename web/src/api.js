@@ -71,6 +71,11 @@ export class LiveFeed {
       }
       if (msg.type === "hello") {
         this.backoff = 500;
+        // A store newer than the page (server restarted on a fresh store): ids start over, so start over too.
+        if (msg.latest_id != null && this.lastId != null && msg.latest_id < this.lastId) {
+          location.reload();
+          return;
+        }
         this.onStatus("live");
       } else if (msg.type === "window") {
         // Replays after a resume may overlap what we already hold; ids are monotonic, so skip older ones.
