@@ -130,16 +130,27 @@ class Broadcaster:
                     self.last_id = latest or 0
                     self.ready.set()
                 elif latest is not None and latest < self.last_id:
-                    # The database was replaced (ids restarted): follow it rather than wait for old ids.
-                    log.warning("window ids went back from %d to %d; following", self.last_id, latest)
-                    self.last_id = 0
-                if latest is not None and latest > self.last_id:
+                    self._restart(latest)
+                elif latest is not None and latest > self.last_id:
                     await self._publish_until(latest)
             except Exception:
                 # A broken store must not spam the log 50 times a second, nor end the feed for good.
                 log.exception("live feed poll failed; retrying in 1 s")
                 pause = 1.0
             await asyncio.sleep(pause)
+
+    def _restart(self, latest: int) -> None:
+        """The database was replaced and ids restarted: every client's position is meaningless now.
+
+        Their connections are closed (1001), so they reconnect and start again from a fresh hello.
+        """
+        log.warning(
+            "window ids went back from %d to %d: store replaced; reconnecting clients", self.last_id, latest
+        )
+        for sub in list(self._subscribers):
+            sub.close()
+        self._subscribers.clear()
+        self.last_id = latest
 
     async def _latest(self) -> int | None:
         return await self._reader.call(lambda store: store.max_window_id(), None)
@@ -207,7 +218,8 @@ async def serve_client(
             task.cancel()
         await asyncio.gather(sender, receiver, return_exceptions=True)
     if websocket.client_state is WebSocketState.CONNECTED:
-        # We end first only when the server shuts down: say so (1001 "going away") so clients reconnect.
+        # We end first only at shutdown or when the store was replaced: 1001 "going away", so clients
+        # reconnect.
         with suppress(Exception):
             await websocket.close(code=1001)
 
@@ -217,8 +229,7 @@ async def _send(websocket: WebSocket, sub: Subscriber, reader: StoreReader, sinc
     # Replay (since, start_id] from the store; everything after start_id is already queued for us.
     cursor = since
     while cursor is not None and cursor < sub.start_id:
-        after = cursor
-        page = await reader.call(_windows_after(after, sub.max_clusters, PAGE), [])
+        page = await reader.call(_windows_after(cursor, sub.max_clusters, PAGE), [])
         page = [window for window in page if window["id"] <= sub.start_id]
         if not page:
             break
