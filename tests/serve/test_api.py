@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from networkpulse.errors import ConfigError
 from networkpulse.serve import create_app
 from networkpulse.store import open_store
 from tests.serve.helpers import LOGINS, STATS, T0_MS, window
@@ -237,3 +238,9 @@ def test_run_serves_until_interrupted(filled: list[int], store_url: str) -> None
         assert proc.wait(10) == 0
     finally:
         proc.kill()
+
+
+def test_a_store_url_that_can_never_work_fails_at_once() -> None:
+    """A typo must not look like a store that stays empty forever (a missing file is fine: it may come)."""
+    with pytest.raises(ConfigError, match="store URL"):
+        create_app("sqlite:/pulse.db")
