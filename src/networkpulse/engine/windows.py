@@ -175,10 +175,7 @@ class WindowEngine:
 
     def flush(self) -> list[Window]:
         """End of stream: close every open pane and emit every remaining window that holds an event."""
-        if not self._open:
-            target = self._next_pane or 0
-        else:
-            target = max(self._open) + 1
+        target = max(self._open) + 1 if self._open else (self._next_pane or 0)
         if self.config.rolling:
             period = self._k
             target = -(-target // period) * period  # end of the tumbling period holding the last pane
