@@ -1,0 +1,84 @@
+"""Replay interaction batches at a pace (speed-up of event time or events per second), looping with time shifted.
+
+The 2016 system's "mock firehose". Pacing sleeps between batches, so a batch (a few thousand events, well under a
+second of event time at GH Archive rates) is the granularity of the pace.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+
+from networkpulse.settings import Pace
+from networkpulse.venturi.types import InteractionBatch
+
+
+class Pacer:
+    """Sleeps so that batches leave no faster than the pace. O(1) per batch."""
+
+    def __init__(self, pace: Pace, clock: Callable[[], float] = time.monotonic) -> None:
+        self.pace = pace
+        self._clock = clock
+        self._wall0: float | None = None
+        self._event0: int | None = None
+        self._events = 0
+
+    def wait(self, batch: InteractionBatch) -> None:
+        if self.pace.unpaced or not len(batch.event_times_ms):
+            return
+        now = self._clock()
+        if self._wall0 is None:
+            self._wall0 = now
+            self._event0 = int(batch.event_times_ms.min())
+        if self.pace.speed is not None:
+            assert self._event0 is not None
+            due = self._wall0 + (int(batch.event_times_ms.max()) - self._event0) / 1000 / self.pace.speed
+        else:
+            assert self.pace.rate is not None
+            self._events += len(batch.event_times_ms)
+            due = self._wall0 + self._events / self.pace.rate
+        if due > now:
+            time.sleep(due - now)
+
+
+def shifted(batch: InteractionBatch, offset_ms: int) -> InteractionBatch:
+    """The same batch ``offset_ms`` later in event time (a loop of the replay)."""
+    if not offset_ms:
+        return batch
+    return InteractionBatch(
+        src=batch.src,
+        dst=batch.dst,
+        kind=batch.kind,
+        event_type=batch.event_type,
+        created_at_ms=batch.created_at_ms + np.int64(offset_ms),
+        event_id=batch.event_id,
+        event_times_ms=batch.event_times_ms + np.int64(offset_ms),
+    )
+
+
+def replay(
+    read: Callable[[], Iterable[InteractionBatch]], loops: int, align_ms: int
+) -> Iterator[InteractionBatch]:
+    """Yield ``read()``'s batches ``loops`` times (0 = forever). Each loop is shifted by the first loop's time span
+    rounded up to ``align_ms``, so windows keep their alignment and the stream reads as one continuous history."""
+    span: int | None = None
+    first = last = None
+    for loop in itertools.count():
+        if loops and loop >= loops:
+            return
+        offset = 0 if span is None else span * loop
+        any_batch = False
+        for batch in read():
+            any_batch = True
+            if span is None and len(batch.event_times_ms):
+                lo, hi = int(batch.event_times_ms.min()), int(batch.event_times_ms.max())
+                first = lo if first is None else min(first, lo)
+                last = hi if last is None else max(last, hi)
+            yield shifted(batch, offset)
+        if not any_batch or first is None or last is None:
+            return
+        if span is None:
+            span = -(-(last - first + 1) // align_ms) * align_ms

@@ -1,0 +1,158 @@
+"""The embedded run mode: every stage in one process, in-memory hand-off, windows stored as they close.
+
+events → venturi → (firehose pacing) → interning → engine → store. The store write path is batched: closed
+windows are buffered and written in one transaction every ``flush_windows`` windows or ``flush_s`` seconds,
+because replaying history closes hundreds of windows per second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from networkpulse.engine import Interner, Window, WindowEngine
+from networkpulse.events import InputReport
+from networkpulse.firehose import Pacer, replay
+from networkpulse.settings import Settings
+from networkpulse.store import open_store
+from networkpulse.venturi import FilterStats, read_interactions
+from networkpulse.venturi.types import InteractionBatch
+
+
+@dataclass(slots=True)
+class Progress:
+    """A snapshot for progress displays, updated after every batch."""
+
+    events: int = 0
+    interactions: int = 0
+    windows: int = 0
+    filtered_share: float = 0.0
+    late_events: int = 0
+    skipped_lines: int = 0
+    largest: int = 0
+    last_window_end_ms: int | None = None
+    elapsed_s: float = 0.0
+    done: bool = False
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+@dataclass(slots=True)
+class RunResult:
+    progress: Progress
+    report: InputReport
+    filters: FilterStats
+    window_ids: list[int] = field(default_factory=list)
+
+
+class Pipeline:
+    """Runs :class:`Settings` end to end. ``run`` blocks; ``stop`` (from another thread) ends it cleanly."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        flush_windows: int = 500,
+        flush_s: float = 0.25,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.flush_windows = flush_windows
+        self.flush_s = flush_s
+        self.on_progress = on_progress
+        self.progress = Progress()
+        self.report = InputReport()
+        self.filters = FilterStats()
+        self._stop = threading.Event()
+        self._interner = Interner()
+        self._engine = WindowEngine(settings.window)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _batches(self, quarantine: Any) -> Iterator[InteractionBatch]:
+        s = self.settings
+        # A live pace flushes each closed window at once; unpaced replay batches writes.
+        if not s.pace.unpaced:
+            self.flush_windows = 1
+        self.report.quarantine = quarantine
+
+        def read() -> Iterator[InteractionBatch]:
+            return read_interactions(s.sources, self.report, self.filters, max_line_bytes=s.max_line_bytes)
+
+        pacer = Pacer(s.pace)
+        for batch in replay(read, s.loops, s.window.size_ms):
+            pacer.wait(batch)
+            yield batch
+            if self._stop.is_set():
+                return
+
+    def run(self) -> RunResult:
+        s = self.settings
+        store = open_store(s.store_url, retention=s.retention)
+        result = RunResult(self.progress, self.report, self.filters)
+        pending: list[Window] = []
+        started = last_flush = time.perf_counter()
+        try:
+            with contextlib.ExitStack() as stack:
+                quarantine = (
+                    stack.enter_context(open(s.quarantine, "a", encoding="utf-8")) if s.quarantine else None
+                )
+                for batch in self._batches(quarantine):
+                    src = self._interner.ids(batch.src)
+                    dst = self._interner.ids(batch.dst)
+                    pending += self._engine.add(src, dst, batch.created_at_ms, batch.event_times_ms)
+                    now = time.perf_counter()
+                    if pending and (len(pending) >= self.flush_windows or now - last_flush >= self.flush_s):
+                        result.window_ids += self._write(store, pending, now - started)
+                        pending = []
+                        last_flush = now
+                    self._update(pending, now - started)
+                pending += self._engine.flush()
+                now = time.perf_counter()
+                self._update(pending, now - started)
+                result.window_ids += self._write(store, pending, now - started)
+                self.progress.done = True
+                if self.on_progress:
+                    self.on_progress(self.progress)
+        finally:
+            store.close()
+        return result
+
+    def _update(self, pending: list[Window], elapsed: float) -> None:
+        p = self.progress
+        p.events = self.filters.events
+        p.interactions = self.filters.interactions
+        p.filtered_share = self.filters.filtered_share
+        p.late_events = self._engine.late_events
+        p.skipped_lines = self.report.skipped
+        p.elapsed_s = elapsed
+        if pending:
+            p.largest = pending[-1].largest
+            p.last_window_end_ms = pending[-1].end_ms
+        if self.on_progress:
+            self.on_progress(p)
+
+    def _write(self, store: Any, windows: list[Window], elapsed: float) -> list[int]:
+        self.progress.windows += len(windows)
+        p = self.progress
+        stats = {
+            "events": self.filters.events,
+            "interactions": self.filters.interactions,
+            "kept_events": self.filters.kept_events,
+            "filtered_events": self.filters.events - self.filters.kept_events,
+            "filtered_share": round(self.filters.filtered_share, 4),
+            "dropped": dict(self.filters.dropped),
+            "late_events": self._engine.late_events,
+            "skipped_lines": self.report.skipped,
+            "windows": p.windows,
+            "events_per_s": round(self.filters.events / elapsed, 1) if elapsed > 0 else 0.0,
+        }
+        return store.write(windows, self._interner.logins, stats)
+
