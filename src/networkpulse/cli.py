@@ -6,6 +6,7 @@ Exit status: 0 = done, nothing skipped; 3 = done, but some input was skipped (se
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -22,7 +23,7 @@ import click
 from networkpulse import __version__
 from networkpulse.engine.types import WindowConfig
 from networkpulse.errors import ConfigError, PulseError
-from networkpulse.settings import Pace, Settings, bundled_sources, parse_duration, parse_pace
+from networkpulse.settings import Settings, bundled_sources, parse_duration, parse_pace
 
 EXIT_SKIPPED = 3
 
@@ -295,8 +296,8 @@ def export() -> None:
     """Write interactions or stored windows as JSON lines."""
 
 
-def _output(path: str | None) -> TextIO:
-    return open(path, "w", encoding="utf-8") if path else sys.stdout
+def _output(path: str | None) -> contextlib.AbstractContextManager[TextIO]:
+    return open(path, "w", encoding="utf-8") if path else contextlib.nullcontext(sys.stdout)
 
 
 @export.command("interactions")
@@ -312,20 +313,17 @@ def export_interactions(sources: tuple[str, ...], fmt: str, output: str | None, 
     from networkpulse.venturi import FilterStats, read_interactions
 
     report, stats = InputReport(), FilterStats()
-    with _output(output) as out:
-        q = open(quarantine, "a", encoding="utf-8") if quarantine else None
-        try:
-            report.quarantine = q
-            for b in read_interactions(_sources(sources), report, stats):
-                times = b.created_at_ms.tolist()
-                out.writelines(
-                    json.dumps({"src": s, "dst": d, "kind": k, "type": t, "created_at": _iso(ms),
-                                "created_at_ms": ms, "event_id": i}) + "\n"
-                    for s, d, k, t, ms, i in zip(b.src, b.dst, b.kind, b.event_type, times, b.event_id, strict=True)
-                )
-        finally:
-            if q:
-                q.close()
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(_output(output))
+        if quarantine:
+            report.quarantine = stack.enter_context(open(quarantine, "a", encoding="utf-8"))
+        for b in read_interactions(_sources(sources), report, stats):
+            times = b.created_at_ms.tolist()
+            out.writelines(
+                json.dumps({"src": s, "dst": d, "kind": k, "type": t, "created_at": _iso(ms),
+                            "created_at_ms": ms, "event_id": i}) + "\n"
+                for s, d, k, t, ms, i in zip(b.src, b.dst, b.kind, b.event_type, times, b.event_id, strict=True)
+            )
     click.echo(f"{stats.interactions} interactions from {stats.events} events "
                f"(filtered {stats.filtered_share:.1%}); {report.summary()}", err=True)
     if report.skipped:

@@ -74,7 +74,7 @@ class Settings:
     """Everything a pipeline run needs; built by the CLI from flags/env, or directly in code and tests."""
 
     sources: tuple[str, ...] = field(default_factory=lambda: tuple(bundled_sources()))
-    window: WindowConfig = WindowConfig()
+    window: WindowConfig = field(default_factory=WindowConfig)
     store_url: str = "sqlite:///pulse.db"
     retention: int | None = None
     pace: Pace = Pace()
