@@ -8,7 +8,7 @@ from pathlib import Path
 import networkpulse.engine
 
 ENGINE = Path(networkpulse.engine.__file__).parent
-ALLOWED_ROOTS = {"__future__", "collections", "dataclasses", "typing", "numpy", "numba", "networkpulse"}
+ALLOWED_ROOTS = {"__future__", "collections", "itertools", "dataclasses", "typing", "numpy", "numba", "networkpulse"}
 FORBIDDEN_CALLS = {"open", "print", "input"}
 
 

@@ -6,6 +6,7 @@ back to logins.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,7 +57,11 @@ class Window:
     records in it. ``edges``: distinct undirected account pairs among them. ``vertices``: accounts with at least
     one interaction. ``components``: connected components of that graph (all sizes, so every vertex is in one).
     ``largest``: size of the largest component. ``late_events``: events dropped as late so far (cumulative).
-    ``clusters``: components of size >= ``min_size``, largest first (ties: smallest member id first).
+
+    The components of size >= ``min_size`` (largest first, ties: smallest member id first) are kept columnar,
+    because a busy window has hundreds: cluster ``i`` has members ``members[offsets[i]:offsets[i + 1]]``
+    (sorted) and tree edges ``tree_edges[offsets[i] - i:offsets[i + 1] - i - 1]`` (size - 1 rows).
+    ``clusters`` gives the same as :class:`Cluster` objects.
     """
 
     start_ms: int
@@ -68,4 +73,19 @@ class Window:
     components: int
     largest: int
     late_events: int
-    clusters: tuple[Cluster, ...]
+    members: IdArray
+    offsets: npt.NDArray[np.int64]
+    tree_edges: npt.NDArray[np.int32]
+
+    @property
+    def n_clusters(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def clusters(self) -> tuple[Cluster, ...]:
+        """Cluster views (no copy). O(number of clusters)."""
+        bounds = self.offsets.tolist()
+        return tuple(
+            Cluster(self.members[lo:hi], self.tree_edges[lo - i : hi - i - 1])
+            for i, (lo, hi) in enumerate(itertools.pairwise(bounds))
+        )

@@ -26,11 +26,11 @@ from numba.typed import Dict as NumbaDict
 from networkpulse.engine.forest import (
     count_pairs,
     empty_forest,
-    forest_summary,
     merge_forests,
     spanning_forest,
+    window_summary,
 )
-from networkpulse.engine.types import Cluster, IdArray, Window, WindowConfig
+from networkpulse.engine.types import IdArray, Window, WindowConfig
 
 Forest = tuple[IdArray, IdArray]
 I64 = npt.NDArray[np.int64]
@@ -59,12 +59,14 @@ class _Scratch:
     def __init__(self) -> None:
         self.parent = np.arange(1024, dtype=np.int32)
         self.count = np.zeros(1024, dtype=np.int32)
+        self.slot = np.zeros(1024, dtype=np.int64)
 
     def ensure(self, n: int) -> None:
         if n > self.parent.shape[0]:
             size = max(n, 2 * self.parent.shape[0])
             self.parent = np.arange(size, dtype=np.int32)
             self.count = np.zeros(size, dtype=np.int32)
+            self.slot = np.zeros(size, dtype=np.int64)
 
 
 class _TwoStacks:
@@ -93,10 +95,9 @@ class _TwoStacks:
             self._back_union = empty_forest()
         self._front.pop()
 
-    def query(self) -> Forest:
-        if not self._front:
-            return self._back_union
-        return self._merge(self._front[-1], self._back_union)
+    def query(self) -> tuple[Forest, Forest]:
+        """Two forests whose union is the window (merged by the caller's fused summary)."""
+        return (self._front[-1] if self._front else empty_forest()), self._back_union
 
 
 def _pair_keys(src: IdArray, dst: IdArray) -> I64:
@@ -249,7 +250,7 @@ class WindowEngine:
         if not self._panes:
             return None
         end = (p + 1) * self.config.slide_ms
-        return self._window(end - self.config.size_ms, end, self._stacks.query())
+        return self._window(end - self.config.size_ms, end, *self._stacks.query())
 
     def _close_rolling(self, p: int) -> Window | None:
         pane = self._reduce(p)
@@ -266,12 +267,12 @@ class WindowEngine:
         if (p + 1) % self._k or not self._period_has_data or self._rolling_start is None:
             return None
         self._period_has_data = False
-        return self._window(self._rolling_start, (p + 1) * self.config.slide_ms, self._cumulative)
+        return self._window(self._rolling_start, (p + 1) * self.config.slide_ms, self._cumulative, empty_forest())
 
-    def _window(self, start: int, end: int, forest: Forest) -> Window:
+    def _window(self, start: int, end: int, a: Forest, b: Forest) -> Window:
         s = self._scratch
-        vertices, components, largest, ids, roots, eu, ev, eroots = forest_summary(
-            forest[0], forest[1], s.parent, s.count, self.config.min_size
+        vertices, components, largest, members, offsets, tree_edges = window_summary(
+            a, b, s.parent, s.count, s.slot, self.config.min_size
         )
         return Window(
             start_ms=start,
@@ -283,22 +284,8 @@ class WindowEngine:
             components=components,
             largest=largest,
             late_events=self.late_events,
-            clusters=_clusters(ids, roots, eu, ev, eroots),
+            members=members,
+            offsets=offsets,
+            tree_edges=tree_edges,
         )
 
-
-def _clusters(ids: IdArray, roots: IdArray, eu: IdArray, ev: IdArray, eroots: IdArray) -> tuple[Cluster, ...]:
-    """Group members and tree edges by root; largest first, ties by smallest member. O(n log n)."""
-    if not len(ids):
-        return ()
-    order = np.lexsort((ids, roots))
-    ids, roots = ids[order], roots[order]
-    cuts = np.flatnonzero(roots[1:] != roots[:-1]) + 1
-    member_groups = np.split(ids, cuts)
-    group_roots = roots[np.r_[0, cuts]]
-    eorder = np.argsort(eroots, kind="stable")
-    edges = np.stack([eu[eorder], ev[eorder]], axis=1)
-    edge_groups = np.split(edges, np.searchsorted(eroots[eorder], group_roots[1:]))
-    clusters = [Cluster(m, e) for m, e in zip(member_groups, edge_groups, strict=True)]
-    clusters.sort(key=lambda c: (-len(c.members), int(c.members[0])))
-    return tuple(clusters)
