@@ -96,7 +96,7 @@ def window_summary(
     slot: np.ndarray,
     min_size: int,
 ) -> tuple[int, int, int, np.ndarray, np.ndarray, np.ndarray]:
-    """Components of the union of forests ``a`` and ``b``.
+    """Components of the union of ``a`` (a forest) and ``b`` (any edge set, here the back panes' forests).
 
     Returns ``(vertices, components, largest, members, offsets, tree_edges)`` in the columnar layout of
     :class:`~networkpulse.engine.types.Window`: clusters of size >= ``min_size``, largest first, ties by
@@ -105,7 +105,7 @@ def window_summary(
     O(m · α + c log c) for m forest edges and c members of listed clusters; no per-cluster Python. The one
     sort runs in numpy between two kernels because numpy's vectorised sort is ~3× numba's.
     """
-    n, m, largest, ku, kv, verts, big = _summary_union(a[0], a[1], b[0], b[1], parent, count, min_size)
+    n, m, largest, ku, kv, verts, big = _summary_union(a[0], a[1], b[0], b[1], parent, count, slot, min_size)
     big.sort()
     members, offsets, tree_edges = _summary_scatter(ku[:m], kv[:m], verts, big, parent, count, slot, min_size)
     return n, n - m, largest, members, offsets, tree_edges  # a forest on n vertices with m edges has n - m trees
@@ -114,7 +114,7 @@ def window_summary(
 @njit(cache=True)
 def _summary_union(
     au: np.ndarray, av: np.ndarray, bu: np.ndarray, bv: np.ndarray, parent: np.ndarray, count: np.ndarray,
-    min_size: int,
+    slot: np.ndarray, min_size: int,
 ) -> tuple[int, int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Unions, distinct vertices, tree sizes (in ``count`` at each root), members of listed trees (unsorted).
     Leaves ``parent`` fully compressed (parent[x] is x's root) for :func:`_summary_scatter`."""
@@ -122,37 +122,35 @@ def _summary_union(
     kv = np.empty_like(ku)
     m = _union_keep(au, av, parent, ku, kv, 0)
     m = _union_keep(bu, bv, parent, ku, kv, m)
-    # Distinct vertices (seen ones marked -1 in the zeroed count scratch), then full path compression so
-    # parent[x] is x's root from here on: one random access per lookup instead of a walk.
+    # Three passes: distinct vertices (marked in the zeroed ``slot`` scratch); full path compression
+    # (parent[x] becomes x's root: one random access per later lookup) with tree sizes counted at roots;
+    # then the members of listed trees, restoring ``slot``.
     verts = np.empty(2 * m, np.int32)
     n = 0
     for i in range(m):
         for x in (ku[i], kv[i]):
-            if count[x] == 0:
-                count[x] = -1
+            if slot[x] == 0:
+                slot[x] = 1
                 verts[n] = x
                 n += 1
     verts = verts[:n]
     for i in range(n):
-        count[verts[i]] = 0
-    for i in range(n):
-        parent[verts[i]] = _find(parent, verts[i])
+        r = _find(parent, verts[i])
+        parent[verts[i]] = r
+        count[r] += 1
+    big = np.empty(n, np.int32)
+    c = 0
     largest = 0
     for i in range(n):
-        r = parent[verts[i]]
-        count[r] += 1
-        if count[r] > largest:
-            largest = count[r]
-    c = 0
-    for i in range(n):
-        if count[parent[verts[i]]] >= min_size:
+        x = verts[i]
+        slot[x] = 0
+        size = count[parent[x]]
+        if size > largest:
+            largest = size
+        if size >= min_size:
+            big[c] = x
             c += 1
-    big = np.empty(c, np.int32)
-    j = 0
-    for i in range(n):
-        if count[parent[verts[i]]] >= min_size:
-            big[j] = verts[i]
-            j += 1
+    big = big[:c]
     return n, m, largest, ku, kv, verts, big
 
 
@@ -207,19 +205,85 @@ def empty_forest() -> tuple[IdArray, IdArray]:
     return np.empty(0, np.int32), np.empty(0, np.int32)
 
 
+_EMPTY = -1
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(cache=True, inline="always")
+def _home(key: int, shift: int) -> int:
+    # Fibonacci hashing: the high bits of key · 2^64/φ spread consecutive pair keys over the table.
+    return np.int64((np.uint64(key) * _GOLDEN) >> np.uint64(shift))
+
+
 @njit(cache=True)
-def count_pairs(counter: dict, keys: np.ndarray, delta: int) -> int:
-    """Add ``delta`` (+1/-1) to the multiplicity of each distinct pair key; return how many keys appeared
-    (delta=+1) or disappeared (delta=-1). O(len(keys)) hash operations."""
+def count_pairs(table: np.ndarray, counts: np.ndarray, shift: int, keys: np.ndarray, delta: int) -> int:
+    """Add ``delta`` (+1/-1) to the multiplicity of each pair key in an open-addressing multiset
+    (linear probing, backward-shift deletion; ``table`` is a power of two long, ``_EMPTY`` marks free slots,
+    ``shift`` = 64 - log2(len)). Returns how many keys appeared (+1) or disappeared (-1). O(1) expected per
+    key while the table is at most half full, which the caller keeps. ~4× faster than a numba typed dict."""
+    mask = table.shape[0] - 1
     changed = 0
-    for i in range(keys.shape[0]):
-        k = keys[i]
-        c = counter.get(k, 0) + delta
-        if c == 0:
-            del counter[k]
-            changed += 1
-        else:
-            if c == 1 and delta == 1:
+    for n in range(keys.shape[0]):
+        key = keys[n]
+        i = _home(key, shift)
+        while table[i] != key and table[i] != _EMPTY:
+            i = (i + 1) & mask
+        if delta > 0:
+            if table[i] == _EMPTY:
+                table[i] = key
                 changed += 1
-            counter[k] = c
+            counts[i] += 1
+            continue
+        counts[i] -= 1
+        if counts[i] > 0:
+            continue
+        changed += 1
+        j = i
+        while True:  # backward shift: pull later entries of the probe run into the hole
+            j = (j + 1) & mask
+            if table[j] == _EMPTY:
+                break
+            h = _home(table[j], shift)
+            if (i <= j and i < h <= j) or (i > j and (h > i or h <= j)):
+                continue
+            table[i] = table[j]
+            counts[i] = counts[j]
+            i = j
+        table[i] = _EMPTY
+        counts[i] = 0
     return changed
+
+
+@njit(cache=True)
+def _rehash(table: np.ndarray, counts: np.ndarray, shift: int, keys: np.ndarray, multiplicity: np.ndarray) -> None:
+    mask = table.shape[0] - 1
+    for n in range(keys.shape[0]):
+        i = _home(keys[n], shift)
+        while table[i] != _EMPTY:
+            i = (i + 1) & mask
+        table[i] = keys[n]
+        counts[i] = multiplicity[n]
+
+
+class PairCounter:
+    """Multiset of undirected pair keys: how many distinct pairs the current window holds."""
+
+    def __init__(self, capacity: int = 1 << 12) -> None:
+        self.size = 0
+        self._allocate(capacity)
+
+    def _allocate(self, capacity: int) -> None:
+        self.table = np.full(capacity, _EMPTY, np.int64)
+        self.counts = np.zeros(capacity, np.int32)
+        self.shift = 64 - (capacity.bit_length() - 1)
+
+    def update(self, keys: np.ndarray, delta: int) -> None:
+        if delta > 0 and 2 * (self.size + len(keys)) > len(self.table):
+            old_keys, old_counts = self.table, self.counts
+            live = old_keys != _EMPTY
+            self._allocate(max(2 * len(old_keys), 1 << (4 * (self.size + len(keys))).bit_length()))
+            _rehash(self.table, self.counts, self.shift, old_keys[live], old_counts[live])
+        self.size += count_pairs(self.table, self.counts, self.shift, keys, delta) * (1 if delta > 0 else -1)
+
+    def __len__(self) -> int:
+        return self.size

@@ -20,11 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from numba import types as nbtypes
-from numba.typed import Dict as NumbaDict
 
 from networkpulse.engine.forest import (
-    count_pairs,
+    PairCounter,
     empty_forest,
     merge_forests,
     spanning_forest,
@@ -59,45 +57,45 @@ class _Scratch:
     def __init__(self) -> None:
         self.parent = np.arange(1024, dtype=np.int32)
         self.count = np.zeros(1024, dtype=np.int32)
-        self.slot = np.zeros(1024, dtype=np.int64)
+        self.slot = np.zeros(1024, dtype=np.int32)
 
     def ensure(self, n: int) -> None:
         if n > self.parent.shape[0]:
             size = max(n, 2 * self.parent.shape[0])
             self.parent = np.arange(size, dtype=np.int32)
             self.count = np.zeros(size, dtype=np.int32)
-            self.slot = np.zeros(size, dtype=np.int64)
+            self.slot = np.zeros(size, dtype=np.int32)
 
 
 class _TwoStacks:
-    """Sliding aggregation of pane forests (FIFO push/pop, query = union of all). Amortised O(1) merges."""
+    """Sliding union of pane forests (FIFO push/pop). The front stack holds suffix unions, rebuilt from the
+    back panes when it runs empty (O(window) every k pops); the back is a plain list whose forests the caller
+    unions with the front's top at query time, which saves re-merging a growing back union on every push.
+    Amortised O(1) forest merges per slide."""
 
     def __init__(self, scratch: _Scratch) -> None:
         self._scratch = scratch
         self._front: list[Forest] = []  # suffix unions; front[-1] covers every pane in the front stack
         self._back: list[Forest] = []
-        self._back_union: Forest = empty_forest()
-
-    def _merge(self, a: Forest, b: Forest) -> Forest:
-        return merge_forests(a[0], a[1], b[0], b[1], self._scratch.parent)
 
     def push(self, forest: Forest) -> None:
         self._back.append(forest)
-        self._back_union = self._merge(self._back_union, forest)
 
     def pop(self) -> None:
         if not self._front:
             union = empty_forest()
             for forest in reversed(self._back):
-                union = self._merge(forest, union)
+                union = merge_forests(forest[0], forest[1], union[0], union[1], self._scratch.parent)
                 self._front.append(union)
             self._back.clear()
-            self._back_union = empty_forest()
         self._front.pop()
 
     def query(self) -> tuple[Forest, Forest]:
-        """Two forests whose union is the window (merged by the caller's fused summary)."""
-        return (self._front[-1] if self._front else empty_forest()), self._back_union
+        """Two edge sets whose union spans the window: the front's top forest and the back panes' edges."""
+        top = self._front[-1] if self._front else empty_forest()
+        if len(self._back) <= 1:
+            return top, (self._back[0] if self._back else empty_forest())
+        return top, (np.concatenate([f[0] for f in self._back]), np.concatenate([f[1] for f in self._back]))
 
 
 def _pair_keys(src: IdArray, dst: IdArray) -> I64:
@@ -126,7 +124,7 @@ class WindowEngine:
         self._open: dict[int, _OpenPane] = {}
         self._next_pane: int | None = None  # every pane below this one is closed
         self._max_time: int | None = None
-        self._pairs = NumbaDict.empty(key_type=nbtypes.int64, value_type=nbtypes.int64)
+        self._pairs = PairCounter()
         self._events = 0
         self._interactions = 0
         # sliding state
@@ -239,14 +237,14 @@ class WindowEngine:
             self._stacks.pop()
             self._events -= old.events
             self._interactions -= old.interactions
-            count_pairs(self._pairs, old.keys, -1)
+            self._pairs.update(old.keys, -1)
         pane = self._reduce(p)
         if pane is not None:
             self._panes.append(pane)
             self._stacks.push(pane.forest)
             self._events += pane.events
             self._interactions += pane.interactions
-            count_pairs(self._pairs, pane.keys, 1)
+            self._pairs.update(pane.keys, 1)
         if not self._panes:
             return None
         end = (p + 1) * self.config.slide_ms
@@ -262,7 +260,7 @@ class WindowEngine:
             )
             self._events += pane.events
             self._interactions += pane.interactions
-            count_pairs(self._pairs, pane.keys, 1)
+            self._pairs.update(pane.keys, 1)
             self._period_has_data = True
         if (p + 1) % self._k or not self._period_has_data or self._rolling_start is None:
             return None
