@@ -79,7 +79,7 @@ def make_window(index: int, rng: np.random.Generator, n_logins: int, n_clusters:
         edges = np.array([[ids[i], ids[p]] for i, p in zip(range(1, size), parents, strict=True)], np.int32)
         clusters.append(Cluster(members=ids, edges=edges.reshape(-1, 2)))
     vertices = int(sizes.sum()) + 400
-    return Window(
+    return Window.from_clusters(
         start_ms=1_420_113_600_000 + index * 1000,
         end_ms=1_420_113_600_000 + index * 1000 + 600_000,
         events=2000, interactions=800, vertices=vertices, edges=vertices - 150, components=150,

@@ -69,7 +69,7 @@ def generate(n_windows: int, seed: int = 1) -> tuple[list[Window], list[int], li
             clusters.append(Cluster(members, np.stack((order[1:], parents), axis=1).astype(np.int32)))
         vertices = int(sizes.sum()) * 3
         windows.append(
-            Window(
+            Window.from_clusters(
                 start_ms=1_420_113_600_000 + k * 60_000,
                 end_ms=1_420_114_200_000 + k * 60_000,
                 events=vertices * 3,

@@ -53,7 +53,7 @@ def window(index: int, clusters: tuple[Cluster, ...] = (), **counts: int) -> Win
         "clusters": clusters,
     }
     fields.update(counts)
-    return Window(**fields)
+    return Window.from_clusters(**fields)
 
 
 def busy_window(index: int, n_clusters: int = 20, size: int = 30) -> Window:

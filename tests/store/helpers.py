@@ -33,7 +33,7 @@ def window(index: int, clusters: Sequence[Sequence[int]], *, late: int = 0) -> W
         )
     )
     vertices = sum(c.size for c in built) + 5
-    return Window(
+    return Window.from_clusters(
         start_ms=T0 + index * MINUTE,
         end_ms=T0 + index * MINUTE + 10 * MINUTE,
         events=100 + index,

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from networkpulse.engine import Window
 from networkpulse.errors import PulseError
 from networkpulse.store import SQLiteStore, open_store
 from tests.store.helpers import T0, cluster, edge_set, window
@@ -145,8 +146,7 @@ def test_logins_case_variants_are_distinct_accounts():
 def test_bad_clusters_are_refused_and_nothing_is_written():
     with open_store("sqlite:///:memory:") as store:
         bad_edge = window(0, [[0, 1, 2]])
-        c = bad_edge.clusters[0]
-        object.__setattr__(c, "edges", np.array([[0, 1], [1, 7]], np.int32))
+        bad_edge.tree_edges[:] = np.array([[0, 1], [1, 7]], np.int32)
         with pytest.raises(PulseError, match="not a member"):
             store.write([window(1, [[3, 4, 5]]), bad_edge], [str(i) for i in range(10)], {})
         with pytest.raises(PulseError, match="outside the logins table"):
@@ -159,7 +159,10 @@ def test_huge_cluster_uses_wide_edges():
     c = cluster(range(n))
     with open_store("sqlite:///:memory:") as store:
         w = window(0, [])
-        store.write([dataclasses.replace(w, clusters=(c,))], [f"u{i}" for i in range(n)], {})
+        counts = {f.name: getattr(w, f.name) for f in dataclasses.fields(w)}
+        for column in ("members", "offsets", "tree_edges"):
+            del counts[column]
+        store.write([Window.from_clusters(clusters=(c,), **counts)], [f"u{i}" for i in range(n)], {})
         got = store.cluster(1, 0)
         assert got["size"] == n and got["members"][-1] == f"u{n - 1}"
         assert {frozenset(e) for e in got["edges"]} == edge_set(c)  # member index == vertex id here

@@ -54,10 +54,7 @@ def reference(path: Path) -> list[Row]:
             wanted.append((member.get("login") if isinstance(member, dict) else member, "member_added"))
         if e["type"] == "FollowEvent":
             wanted.append(((payload.get("target") or {}).get("login"), "followed"))
-        if "repo" in e:
-            owner = e["repo"]["name"].partition("/")[0]
-        else:
-            owner = (e.get("repository") or {}).get("owner")
+        owner = e["repo"]["name"].partition("/")[0] if "repo" in e else (e.get("repository") or {}).get("owner")
         wanted.append((owner, "repo_owner"))
         seen = {actor.lower()}
         when = int(datetime.fromisoformat(e["created_at"].replace("Z", "+00:00")).timestamp() * 1000)

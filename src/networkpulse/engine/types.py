@@ -7,6 +7,7 @@ back to logins.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +77,15 @@ class Window:
     members: IdArray
     offsets: npt.NDArray[np.int64]
     tree_edges: npt.NDArray[np.int32]
+
+    @classmethod
+    def from_clusters(cls, *, clusters: Sequence[Cluster], **counts: int) -> Window:
+        """Build a window from :class:`Cluster` objects (tests, tools); the engine fills the columns directly."""
+        members = np.concatenate([c.members for c in clusters]).astype(np.int32) if clusters else np.empty(0, np.int32)
+        edges = [np.asarray(c.edges, np.int32).reshape(-1, 2) for c in clusters]
+        tree_edges = np.concatenate(edges) if edges else np.empty((0, 2), np.int32)
+        offsets = np.r_[0, np.cumsum([c.size for c in clusters])].astype(np.int64)
+        return cls(members=members, offsets=offsets, tree_edges=tree_edges, **counts)
 
     @property
     def n_clusters(self) -> int:
