@@ -62,7 +62,6 @@ def encode_batch(windows: Sequence[Window], first_id: int, account_of: npt.NDArr
     O(M log M) for M members plus edge endpoints in the batch. Raises :class:`PulseError` if a vertex id has
     no login or an edge endpoint is not a member of its cluster (an engine bug we refuse to persist).
     """
-    clusters = [(i, r, c) for i, w in enumerate(windows) for r, c in enumerate(w.clusters)]
     window_rows = [
         (
             first_id + i,
@@ -75,18 +74,25 @@ def encode_batch(windows: Sequence[Window], first_id: int, account_of: npt.NDArr
             w.components,
             w.largest,
             w.late_events,
-            len(w.clusters),
+            w.n_clusters,
         )
         for i, w in enumerate(windows)
     ]
-    if not clusters:
+    per_window = np.fromiter((w.n_clusters for w in windows), np.int64, len(windows))
+    n_clusters = int(per_window.sum())
+    if not n_clusters:
         empty = np.empty(0, np.int32)
         return EncodedBatch(window_rows, [], empty, np.empty(0, np.int64), empty)
 
-    sizes = np.fromiter((len(c.members) for _, _, c in clusters), np.int64, len(clusters))
-    n_edges = np.fromiter((len(c.edges) for _, _, c in clusters), np.int64, len(clusters))
-    members = np.concatenate([c.members for _, _, c in clusters]).astype(np.int64, copy=False)
-    edges = np.concatenate([np.asarray(c.edges).reshape(-1, 2) for _, _, c in clusters]).astype(np.int64)
+    # The engine's columnar clusters, concatenated over the batch: no Python per member, edge or cluster here.
+    sizes = np.concatenate([np.diff(w.offsets) for w in windows])
+    n_edges = sizes - 1
+    members = np.concatenate([w.members for w in windows]).astype(np.int64, copy=False)
+    edges = np.concatenate([np.asarray(w.tree_edges).reshape(-1, 2) for w in windows]).astype(np.int64)
+    if len(edges) != int(n_edges.sum()):
+        raise PulseError("store write: a window's tree edges do not number size - 1 per cluster")
+    cluster_window = np.repeat(np.arange(len(windows), dtype=np.int64), per_window)
+    cluster_rank = np.arange(n_clusters, dtype=np.int64) - np.repeat(np.cumsum(per_window) - per_window, per_window)
     if members.size and (members.min() < 0 or members.max() >= len(account_of)):
         raise PulseError(
             f"store write: a cluster member vertex id is outside the logins table (0..{len(account_of) - 1});"
@@ -97,9 +103,9 @@ def encode_batch(windows: Sequence[Window], first_id: int, account_of: npt.NDArr
     # Key = (cluster ordinal, vertex id) packed in an int64: members are sorted inside each cluster and
     # clusters follow each other, so the keys are globally sorted and one searchsorted resolves every
     # edge endpoint.
-    ordinal = np.repeat(np.arange(len(clusters), dtype=np.int64), sizes)
+    ordinal = np.repeat(np.arange(n_clusters, dtype=np.int64), sizes)
     keys = (ordinal << 32) | members
-    edge_ord = np.repeat(np.arange(len(clusters), dtype=np.int64), n_edges)[:, None]
+    edge_ord = np.repeat(np.arange(n_clusters, dtype=np.int64), n_edges)[:, None]
     edge_keys = (edge_ord << 32) | edges
     pos = np.searchsorted(keys, edge_keys)
     pos_ok = np.minimum(pos, len(keys) - 1)
@@ -111,26 +117,30 @@ def encode_batch(windows: Sequence[Window], first_id: int, account_of: npt.NDArr
     accounts = account_of[members].astype(MEMBER_DTYPE, copy=False)
     m_end = np.cumsum(sizes).tolist()
     e_end = np.cumsum(n_edges).tolist()
+    # Both widths converted once for the batch; each cluster then only slices the one its size implies.
+    narrow = local.astype(_SMALL_EDGE_DTYPE)
+    wide = local.astype(MEMBER_DTYPE) if int(sizes.max()) > _SMALL_LIMIT else narrow
+    windows_ids = (cluster_window + first_id).tolist()
+    ranks = cluster_rank.tolist()
+    sizes_list = sizes.tolist()
     cluster_rows = []
     m0 = e0 = 0
-    for k, (i, rank, _) in enumerate(clusters):
+    for k in range(n_clusters):
         m1, e1 = m_end[k], e_end[k]
-        size = m1 - m0
+        size = sizes_list[k]
         cluster_rows.append(
             (
-                first_id + i,
-                rank,
+                windows_ids[k],
+                ranks[k],
                 size,
                 accounts[m0:m1].tobytes(),
-                local[e0:e1].astype(edge_dtype(size)).tobytes(),
+                (narrow if size <= _SMALL_LIMIT else wide)[e0:e1].tobytes(),
             )
         )
         m0, e0 = m1, e1
 
-    member_window = np.repeat(
-        np.fromiter((first_id + i for i, _, _ in clusters), np.int64, len(clusters)), sizes
-    )
-    member_rank = np.repeat(np.fromiter((r for _, r, _ in clusters), np.int32, len(clusters)), sizes)
+    member_window = np.repeat(cluster_window + first_id, sizes)
+    member_rank = np.repeat(cluster_rank.astype(np.int32), sizes)
     # Inserting in primary-key order turns random b-tree probes into mostly sequential page touches.
     order = np.lexsort((member_window, accounts))
     return EncodedBatch(window_rows, cluster_rows, accounts[order], member_window[order], member_rank[order])
