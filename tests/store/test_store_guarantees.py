@@ -64,7 +64,7 @@ def test_failed_write_leaves_nothing_visible(tmp_path, monkeypatch, where):
     monkeypatch.undo()
 
     assert (store.max_window_id(), store.windows(limit=100), store.stats()) == before
-    assert _count(path, "accounts") == accounts and _count(path, "clusters") == 6
+    assert _count(path, "accounts") == accounts and _count(path, "clusters") == 3
     assert _count(path, "membership") == 3 * 7
     # The rolled-back logins must be mapped afresh: the next write resolves them to real accounts.
     ids = store.write([*_batch(3, 1), window(4, [[60, 70, 99]])], LOGINS, {"events": 2})
@@ -84,7 +84,7 @@ def test_retention_keeps_newest(tmp_path):
     assert [w["id"] for w in store.windows()] == [10, 9, 8]
     assert store.stats()["windows"] == 3 and store.window(7) is None and store.cluster(7, 0) is None
     assert [h["window_id"] for h in store.login_history("u59")] == [10, 9, 8]
-    assert _count(path, "clusters") == 6 and _count(path, "membership") == 3 * 7
+    assert _count(path, "clusters") == 3 and _count(path, "membership") == 3 * 7
     store.write(_batch(10, 1), LOGINS, {})
     assert store.windows_after(0)[0]["id"] == 9  # ids are never reused: a resume id stays meaningful
     store.close()

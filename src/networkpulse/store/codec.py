@@ -2,10 +2,11 @@
 
 Backend-neutral: the SQLite store uses it today, a PostgreSQL store can reuse it unchanged.
 
-A cluster is stored as two blobs: its members as little-endian ``int32`` *store account ids* (engine order,
-i.e. ascending vertex id), and its spanning-tree edges as pairs of *member indices* — ``uint16`` when the
-cluster has at most 65,536 members (every real cluster but rolling-mode giants), else ``int32``. The width is
-implied by the size column, so no tag byte is needed. A 100-member cluster costs 400 + 396 bytes.
+A window's listed clusters are stored together as three blobs: their sizes (``int32``, rank order), their
+members as little-endian ``int32`` *store account ids* (cluster after cluster, ascending vertex id inside), and
+their spanning-tree edges as pairs of *member indices* within each cluster — ``uint16`` when every cluster has
+at most 65,536 members (every real window but rolling-mode giants), else ``int32``; the width is implied by the
+sizes, so no tag byte is needed. A 100-member cluster costs 4 + 400 + 396 bytes.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ WINDOW_COLUMNS = (
 _SUMMARY_KEYS = ("events", "interactions", "vertices", "edges", "components", "largest", "late_events")
 
 
-def edge_dtype(size: int) -> np.dtype[Any]:
-    """Width of a cluster's stored member-index pairs, from its size alone."""
-    return _SMALL_EDGE_DTYPE if size <= _SMALL_LIMIT else MEMBER_DTYPE
+def edge_dtype(largest: int) -> np.dtype[Any]:
+    """Width of a window's stored member-index pairs, from its largest listed cluster alone."""
+    return _SMALL_EDGE_DTYPE if largest <= _SMALL_LIMIT else MEMBER_DTYPE
 
 
 def iso(ms: int) -> str:
@@ -48,7 +49,7 @@ class EncodedBatch:
     """Rows ready for ``executemany``; membership columns sorted by (account, window) for b-tree locality."""
 
     window_rows: list[tuple[int, ...]]
-    cluster_rows: list[tuple[int, int, int, bytes, bytes]]
+    cluster_rows: list[tuple[int, bytes, bytes, bytes]]
     member_account: npt.NDArray[np.int32]
     member_window: npt.NDArray[np.int64]
     member_rank: npt.NDArray[np.int32]
@@ -115,29 +116,21 @@ def encode_batch(windows: Sequence[Window], first_id: int, account_of: npt.NDArr
     local = pos - starts[edge_ord]
 
     accounts = account_of[members].astype(MEMBER_DTYPE, copy=False)
-    m_end = np.cumsum(sizes).tolist()
-    e_end = np.cumsum(n_edges).tolist()
-    # Both widths converted once for the batch; each cluster then only slices the one its size implies.
-    narrow = local.astype(_SMALL_EDGE_DTYPE)
-    wide = local.astype(MEMBER_DTYPE) if int(sizes.max()) > _SMALL_LIMIT else narrow
-    windows_ids = (cluster_window + first_id).tolist()
-    ranks = cluster_rank.tolist()
-    sizes_list = sizes.tolist()
+    # One row per window with clusters: Python loops once per window here, never per cluster.
     cluster_rows = []
-    m0 = e0 = 0
-    for k in range(n_clusters):
-        m1, e1 = m_end[k], e_end[k]
-        size = sizes_list[k]
+    c0 = m0 = e0 = 0
+    for i, count in enumerate(per_window.tolist()):
+        if not count:
+            continue
+        size = sizes[c0 : c0 + count]
+        m1 = m0 + int(size.sum())
+        e1 = e0 + m1 - m0 - count
+        width = edge_dtype(int(size[0]))  # clusters are largest first
         cluster_rows.append(
-            (
-                windows_ids[k],
-                ranks[k],
-                size,
-                accounts[m0:m1].tobytes(),
-                (narrow if size <= _SMALL_LIMIT else wide)[e0:e1].tobytes(),
-            )
+            (first_id + i, size.astype(MEMBER_DTYPE).tobytes(), accounts[m0:m1].tobytes(),
+             local[e0:e1].astype(width).tobytes())
         )
-        m0, e0 = m1, e1
+        c0, m0, e0 = c0 + count, m1, e1
 
     member_window = np.repeat(cluster_window + first_id, sizes)
     member_rank = np.repeat(cluster_rank.astype(np.int32), sizes)
@@ -147,13 +140,33 @@ def encode_batch(windows: Sequence[Window], first_id: int, account_of: npt.NDArr
 
 
 def decode_members(blob: bytes) -> npt.NDArray[np.int32]:
-    """Account ids of a stored cluster, zero-copy. O(1)."""
+    """Account ids of a stored window's clusters, zero-copy. O(1)."""
     return np.frombuffer(blob, MEMBER_DTYPE)
 
 
-def decode_edges(blob: bytes, size: int) -> npt.NDArray[Any]:
-    """Stored ``(k, 2)`` member-index pairs of a cluster of ``size`` members, zero-copy. O(1)."""
-    return np.frombuffer(blob, edge_dtype(size)).reshape(-1, 2)
+@dataclass(frozen=True, slots=True)
+class StoredClusters:
+    """A window's stored clusters, decoded zero-copy; ``cluster(rank)`` slices one out. O(1) per access."""
+
+    sizes: npt.NDArray[np.int32]
+    members: npt.NDArray[np.int32]
+    edges: npt.NDArray[Any]
+    offsets: npt.NDArray[np.int64]
+
+    @classmethod
+    def decode(cls, sizes: bytes, members: bytes, edges: bytes) -> StoredClusters:
+        size = np.frombuffer(sizes, MEMBER_DTYPE)
+        width = edge_dtype(int(size[0])) if len(size) else _SMALL_EDGE_DTYPE
+        offsets = np.r_[0, np.cumsum(size, dtype=np.int64)]
+        return cls(size, decode_members(members), np.frombuffer(edges, width).reshape(-1, 2), offsets)
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def cluster(self, rank: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[Any]]:
+        """Members (account ids) and edges (member-index pairs) of the cluster at ``rank``."""
+        lo, hi = int(self.offsets[rank]), int(self.offsets[rank + 1])
+        return self.members[lo:hi], self.edges[lo - rank : hi - rank - 1]
 
 
 def window_summary(row: Sequence[int]) -> Json:
@@ -171,20 +184,19 @@ def window_summary(row: Sequence[int]) -> Json:
     return out
 
 
-def cluster_json(rank: int, size: int, members: bytes, edges: bytes, login_of: dict[int, str]) -> Json:
+def cluster_json(rank: int, members: npt.NDArray[np.int32], edges: npt.NDArray[Any], login_of: dict[int, str]) -> Json:
     """``ClusterInWindow``: member logins and edges as member-index pairs. O(size)."""
     return {
         "rank": rank,
-        "size": size,
-        "members": [login_of[a] for a in decode_members(members).tolist()],
-        "edges": decode_edges(edges, size).tolist(),
+        "size": len(members),
+        "members": [login_of[a] for a in members.tolist()],
+        "edges": edges.tolist(),
     }
 
 
-def neighbors(account: int, members: bytes, edges: bytes, size: int) -> list[int]:
+def neighbors(account: int, members: npt.NDArray[np.int32], pairs: npt.NDArray[Any]) -> list[int]:
     """Member indices joined to ``account`` by a stored edge of the cluster, ascending. O(size)."""
-    me = np.flatnonzero(decode_members(members) == account)
-    pairs = decode_edges(edges, size)
+    me = np.flatnonzero(members == account)
     if me.size == 0 or pairs.size == 0:
         return []
     hits = np.concatenate((pairs[pairs[:, 0] == me[0], 1], pairs[pairs[:, 1] == me[0], 0]))

@@ -1,4 +1,4 @@
--- networkpulse SQLite store, schema version 1 (kept in PRAGMA user_version; application_id marks the file as ours).
+-- networkpulse SQLite store, schema version 2 (kept in PRAGMA user_version; application_id marks the file as ours).
 -- Applied once, in one transaction, when a store file is created. A schema change bumps the version and adds a
 -- migration in sqlite.py; a file with a newer version than this code knows is refused, never guessed at.
 --
@@ -27,13 +27,15 @@ CREATE TABLE windows (
   n_clusters   INTEGER NOT NULL
 );
 
+-- One row per window that has listed clusters (size >= min_size), all of them together: a busy window has
+-- hundreds of small clusters, and one row per cluster made the insert path row-bound. Cluster k (rank k,
+-- 0 = largest) is members[o_k : o_k + size_k] and edges[o_k - k : o_k + size_k - k - 1] with o_k the sum of the
+-- sizes before it.
 CREATE TABLE clusters (
-  window_id INTEGER NOT NULL,
-  rank      INTEGER NOT NULL,    -- position in its window, 0 = largest
-  size      INTEGER NOT NULL,
-  members   BLOB NOT NULL,       -- little-endian int32 account ids, in engine order (ascending vertex id)
-  edges     BLOB NOT NULL,       -- little-endian member-index pairs: uint16 if size <= 65536, else int32
-  PRIMARY KEY (window_id, rank)
+  window_id INTEGER PRIMARY KEY,
+  sizes     BLOB NOT NULL,       -- little-endian int32 cluster sizes, rank order
+  members   BLOB NOT NULL,       -- little-endian int32 account ids, cluster after cluster (ascending vertex id inside)
+  edges     BLOB NOT NULL        -- member-index pairs within each cluster: uint16 if every size <= 65536, else int32
 );
 
 -- One row per (account, window) the account was in a stored cluster of: login history is a range scan.

@@ -37,15 +37,15 @@ from networkpulse.store.codec import (
     STATS_DEFAULTS,
     WINDOW_COLUMNS,
     Json,
+    StoredClusters,
     cluster_json,
-    decode_members,
     encode_batch,
     iso,
     neighbors,
     window_summary,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x4E50554C  # "NPUL": tells our files apart from any other SQLite database
 _BUSY_TIMEOUT_S = 10.0
 _LOGIN_CACHE_MAX = (
@@ -242,7 +242,7 @@ class SQLiteStore:
                     batch.window_rows,
                 )
                 con.executemany(
-                    "INSERT INTO clusters (window_id, rank, size, members, edges) VALUES (?,?,?,?,?)",
+                    "INSERT INTO clusters (window_id, sizes, members, edges) VALUES (?,?,?,?)",
                     batch.cluster_rows,
                 )
                 con.executemany(
@@ -310,7 +310,7 @@ class SQLiteStore:
             "SELECT window_id, members FROM clusters WHERE window_id <= ?", (cutoff,)
         ).fetchall()
         if rows:
-            accounts = np.concatenate([decode_members(blob) for _, blob in rows])
+            accounts = np.concatenate([np.frombuffer(blob, np.int32) for _, blob in rows])
             window_ids = np.repeat(np.array([w for w, _ in rows], np.int64), [len(b) // 4 for _, b in rows])
             order = np.lexsort((window_ids, accounts))
             con.executemany(
@@ -367,14 +367,17 @@ class SQLiteStore:
         """``ClusterDetail``, or None if that window or rank is not stored. O(log n + size)."""
         with self._snapshot() as con:
             w = con.execute(f"SELECT {WINDOW_COLUMNS} FROM windows WHERE id = ?", (window_id,)).fetchone()
-            c = con.execute(
-                "SELECT rank, size, members, edges FROM clusters WHERE window_id = ? AND rank = ?",
-                (window_id, rank),
+            row = con.execute(
+                "SELECT sizes, members, edges FROM clusters WHERE window_id = ?", (window_id,)
             ).fetchone()
-            if w is None or c is None:
+            if w is None or row is None:
                 return None
-            login_of = self._logins(con, [c[2]])
-        return {**cluster_json(*c, login_of), "window": window_summary(w)}
+            stored = StoredClusters.decode(*row)
+            if not 0 <= rank < len(stored):
+                return None
+            members, edges = stored.cluster(rank)
+            login_of = self._logins(con, [members])
+        return {**cluster_json(rank, members, edges, login_of), "window": window_summary(w)}
 
     def login_history(self, login: str, *, limit: int = 100) -> list[Json]:
         """``HistoryEntry`` list for ``login`` (case-insensitive), newest first; [] if never in a cluster.
@@ -389,19 +392,18 @@ class SQLiteStore:
             hits: list[tuple[Any, ...]] = []
             for account in accounts:
                 hits += con.execute(
-                    "SELECT m.window_id, m.account_id, w.start_ms, w.end_ms, m.rank, c.size, c.members,"
-                    " c.edges"
-                    " "
+                    "SELECT m.window_id, m.account_id, w.start_ms, w.end_ms, m.rank, c.sizes, c.members, c.edges "
                     "FROM membership m JOIN windows w ON w.id = m.window_id "
-                    "JOIN clusters c ON c.window_id = m.window_id AND c.rank = m.rank "
+                    "JOIN clusters c ON c.window_id = m.window_id "
                     "WHERE m.account_id = ? ORDER BY m.window_id DESC LIMIT ?",
                     (account, limit),
                 ).fetchall()
             hits = sorted(hits, reverse=True)[:limit] if len(accounts) > 1 else hits
-            login_of = self._logins(con, [h[6] for h in hits])
+            found = [(h, StoredClusters.decode(*h[5:]).cluster(h[4])) for h in hits]
+            login_of = self._logins(con, [members for _, (members, _) in found])
         history = []
-        for wid, account, start_ms, end_ms, rank, size, members, edges in hits:
-            member_ids = decode_members(members).tolist()
+        for (wid, account, start_ms, end_ms, rank, *_), (members, edges) in found:
+            member_ids = members.tolist()
             history.append(
                 {
                     "window_id": wid,
@@ -410,8 +412,8 @@ class SQLiteStore:
                     "start_ms": start_ms,
                     "end_ms": end_ms,
                     "rank": rank,
-                    "size": size,
-                    "neighbors": [login_of[member_ids[i]] for i in neighbors(account, members, edges, size)],
+                    "size": len(member_ids),
+                    "neighbors": [login_of[member_ids[i]] for i in neighbors(account, members, edges)],
                     "members": [login_of[a] for a in member_ids],
                 }
             )
@@ -437,25 +439,28 @@ class SQLiteStore:
         if not rows:
             return []
         out = {r[0]: {**window_summary(r), "cluster_list": []} for r in rows}
-        clusters = con.execute(
-            "SELECT window_id, rank, size, members, edges FROM clusters "
-            "WHERE window_id BETWEEN ? AND ? AND rank < ? ORDER BY window_id, rank",
-            (min(out), max(out), max(0, max_clusters)),
+        rows = con.execute(
+            "SELECT window_id, sizes, members, edges FROM clusters WHERE window_id BETWEEN ? AND ?",
+            (min(out), max(out)),
         ).fetchall()
-        login_of = self._logins(con, [c[3] for c in clusters])
-        for wid, *cluster in clusters:
+        listed = []
+        for wid, *blobs in rows:
             if wid in out:
-                out[wid]["cluster_list"].append(cluster_json(*cluster, login_of))
+                stored = StoredClusters.decode(*blobs)
+                listed += [(wid, rank, *stored.cluster(rank)) for rank in range(min(len(stored), max_clusters))]
+        login_of = self._logins(con, [c[2] for c in listed])
+        for wid, rank, members, edges in listed:
+            out[wid]["cluster_list"].append(cluster_json(rank, members, edges, login_of))
         return list(out.values())
 
-    def _logins(self, con: sqlite3.Connection, member_blobs: list[bytes]) -> dict[int, str]:
-        """Logins of every account in ``member_blobs``, from the cache or one query. O(unique members)."""
-        if not member_blobs:
+    def _logins(self, con: sqlite3.Connection, member_arrays: list[npt.NDArray[np.int32]]) -> dict[int, str]:
+        """Logins of every account in ``member_arrays``, from the cache or one query. O(unique members)."""
+        if not member_arrays:
             return {}
         cache = self._login_cache
         found: dict[int, str] = {}
         missing: list[int] = []
-        for a in np.unique(np.concatenate([decode_members(b) for b in member_blobs])).tolist():
+        for a in np.unique(np.concatenate(member_arrays)).tolist():
             login = cache.get(a)
             if login is None:
                 missing.append(a)
