@@ -58,8 +58,8 @@ class Pipeline:
         self,
         settings: Settings,
         *,
-        flush_windows: int = 500,
-        flush_s: float = 0.25,
+        flush_windows: int = 2000,
+        flush_s: float = 0.5,
         on_progress: Callable[[Progress], None] | None = None,
     ) -> None:
         self.settings = settings
