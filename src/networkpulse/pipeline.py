@@ -78,13 +78,18 @@ class Pipeline:
 
     def _batches(self, quarantine: Any) -> Iterator[InteractionBatch]:
         s = self.settings
-        # A live pace flushes each closed window at once; unpaced replay batches writes.
+        # A live pace flushes each closed window at once and paces small batches (a batch is the pacing step:
+        # 64 events are seconds of event time, well under a slide); unpaced replay batches reads and writes.
+        batch_lines = 4096
         if not s.pace.unpaced:
             self.flush_windows = 1
+            batch_lines = 64
         self.report.quarantine = quarantine
 
         def read() -> Iterator[InteractionBatch]:
-            return read_interactions(s.sources, self.report, self.filters, max_line_bytes=s.max_line_bytes)
+            return read_interactions(
+                s.sources, self.report, self.filters, max_line_bytes=s.max_line_bytes, batch_lines=batch_lines
+            )
 
         pacer = Pacer(s.pace)
         for batch in replay(read, s.loops, s.window.size_ms):
@@ -107,16 +112,18 @@ class Pipeline:
                 for batch in self._batches(quarantine):
                     src = self._interner.ids(batch.src)
                     dst = self._interner.ids(batch.dst)
-                    pending += self._engine.add(src, dst, batch.created_at_ms, batch.event_times_ms)
+                    closed = self._engine.add(src, dst, batch.created_at_ms, batch.event_times_ms)
+                    pending += closed
                     now = time.perf_counter()
+                    self._update(closed, now - started)
                     if pending and (len(pending) >= self.flush_windows or now - last_flush >= self.flush_s):
                         result.window_ids += self._write(store, pending, now - started)
                         pending = []
                         last_flush = now
-                    self._update(pending, now - started)
-                pending += self._engine.flush()
+                closed = self._engine.flush()
+                pending += closed
                 now = time.perf_counter()
-                self._update(pending, now - started)
+                self._update(closed, now - started)
                 result.window_ids += self._write(store, pending, now - started)
                 self.progress.done = True
                 if self.on_progress:
@@ -125,7 +132,7 @@ class Pipeline:
             store.close()
         return result
 
-    def _update(self, pending: list[Window], elapsed: float) -> None:
+    def _update(self, closed: list[Window], elapsed: float) -> None:
         p = self.progress
         p.events = self.filters.events
         p.interactions = self.filters.interactions
@@ -133,9 +140,9 @@ class Pipeline:
         p.late_events = self._engine.late_events
         p.skipped_lines = self.report.skipped
         p.elapsed_s = elapsed
-        if pending:
-            p.largest = pending[-1].largest
-            p.last_window_end_ms = pending[-1].end_ms
+        if closed:
+            p.largest = closed[-1].largest
+            p.last_window_end_ms = closed[-1].end_ms
         if self.on_progress:
             self.on_progress(p)
 
