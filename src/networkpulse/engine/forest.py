@@ -216,53 +216,59 @@ def _home(key: int, shift: int) -> int:
 
 
 @njit(cache=True)
-def count_pairs(table: np.ndarray, counts: np.ndarray, shift: int, keys: np.ndarray, delta: int) -> int:
-    """Add ``delta`` (+1/-1) to the multiplicity of each pair key in an open-addressing multiset
-    (linear probing, backward-shift deletion; ``table`` is a power of two long, ``_EMPTY`` marks free slots,
-    ``shift`` = 64 - log2(len)). Returns how many keys appeared (+1) or disappeared (-1). O(1) expected per
-    key while the table is at most half full, which the caller keeps. ~4× faster than a numba typed dict."""
-    mask = table.shape[0] - 1
+def count_pairs(table: np.ndarray, shift: int, keys: np.ndarray, delta: int) -> int:
+    """Add ``delta`` (+1/-1) to the multiplicity of each pair key in an open-addressing multiset.
+
+    ``table`` holds ``(key, count)`` pairs side by side (one cache line per probe), a power of two of them;
+    ``_EMPTY`` keys mark free slots; ``shift`` = 64 - log2(slots). Linear probing, backward-shift deletion.
+    Returns how many keys appeared (+1) or disappeared (-1). O(1) expected per key while the table is at most
+    half full, which the caller keeps. ~4× faster than a numba typed dict.
+    """
+    mask = table.shape[0] // 2 - 1
     changed = 0
     for n in range(keys.shape[0]):
         key = keys[n]
         i = _home(key, shift)
-        while table[i] != key and table[i] != _EMPTY:
+        while table[2 * i] != key and table[2 * i] != _EMPTY:
             i = (i + 1) & mask
         if delta > 0:
-            if table[i] == _EMPTY:
-                table[i] = key
+            if table[2 * i] == _EMPTY:
+                table[2 * i] = key
                 changed += 1
-            counts[i] += 1
+            table[2 * i + 1] += 1
             continue
-        counts[i] -= 1
-        if counts[i] > 0:
+        table[2 * i + 1] -= 1
+        if table[2 * i + 1] > 0:
             continue
         changed += 1
         j = i
         while True:  # backward shift: pull later entries of the probe run into the hole
             j = (j + 1) & mask
-            if table[j] == _EMPTY:
+            if table[2 * j] == _EMPTY:
                 break
-            h = _home(table[j], shift)
+            h = _home(table[2 * j], shift)
             if (i <= j and i < h <= j) or (i > j and (h > i or h <= j)):
                 continue
-            table[i] = table[j]
-            counts[i] = counts[j]
+            table[2 * i] = table[2 * j]
+            table[2 * i + 1] = table[2 * j + 1]
             i = j
-        table[i] = _EMPTY
-        counts[i] = 0
+        table[2 * i] = _EMPTY
+        table[2 * i + 1] = 0
     return changed
 
 
 @njit(cache=True)
-def _rehash(table: np.ndarray, counts: np.ndarray, shift: int, keys: np.ndarray, multiplicity: np.ndarray) -> None:
-    mask = table.shape[0] - 1
-    for n in range(keys.shape[0]):
-        i = _home(keys[n], shift)
-        while table[i] != _EMPTY:
+def _rehash(table: np.ndarray, shift: int, old: np.ndarray) -> None:
+    mask = table.shape[0] // 2 - 1
+    for n in range(old.shape[0] // 2):
+        key = old[2 * n]
+        if key == _EMPTY:
+            continue
+        i = _home(key, shift)
+        while table[2 * i] != _EMPTY:
             i = (i + 1) & mask
-        table[i] = keys[n]
-        counts[i] = multiplicity[n]
+        table[2 * i] = key
+        table[2 * i + 1] = old[2 * n + 1]
 
 
 class PairCounter:
@@ -272,18 +278,22 @@ class PairCounter:
         self.size = 0
         self._allocate(capacity)
 
-    def _allocate(self, capacity: int) -> None:
-        self.table = np.full(capacity, _EMPTY, np.int64)
-        self.counts = np.zeros(capacity, np.int32)
-        self.shift = 64 - (capacity.bit_length() - 1)
+    def _allocate(self, slots: int) -> None:
+        self.table = np.zeros(2 * slots, np.int64)
+        self.table[0::2] = _EMPTY
+        self.shift = 64 - (slots.bit_length() - 1)
+
+    @property
+    def keys(self) -> np.ndarray:
+        return self.table[0::2][self.table[0::2] != _EMPTY]
 
     def update(self, keys: np.ndarray, delta: int) -> None:
-        if delta > 0 and 2 * (self.size + len(keys)) > len(self.table):
-            old_keys, old_counts = self.table, self.counts
-            live = old_keys != _EMPTY
-            self._allocate(max(2 * len(old_keys), 1 << (4 * (self.size + len(keys))).bit_length()))
-            _rehash(self.table, self.counts, self.shift, old_keys[live], old_counts[live])
-        self.size += count_pairs(self.table, self.counts, self.shift, keys, delta) * (1 if delta > 0 else -1)
+        slots = len(self.table) // 2
+        if delta > 0 and 2 * (self.size + len(keys)) > slots:
+            old = self.table
+            self._allocate(max(2 * slots, 1 << (4 * (self.size + len(keys))).bit_length()))
+            _rehash(self.table, self.shift, old)
+        self.size += count_pairs(self.table, self.shift, keys, delta) * (1 if delta > 0 else -1)
 
     def __len__(self) -> int:
         return self.size
