@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from networkpulse.engine import Interner, WindowConfig, WindowEngine
+from networkpulse.engine import Interner, WindowConfig
 from networkpulse.events import InputReport
 from networkpulse.venturi import FilterStats, read_interactions
 from tests.engine.reference import Batch, assert_same, expected_windows
+from tests.engine.test_windows import run
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "gharchive"
 FILES = sorted(DATA.glob("*.json.gz"))
@@ -43,11 +44,7 @@ def test_data_is_there() -> None:
 )
 def test_real_file_windows_equal_networkx(path: Path, config: WindowConfig) -> None:
     batches = real_batches([path])
-    engine = WindowEngine(config)
-    got = []
-    for b in batches:
-        got += engine.add(b.src, b.dst, b.times, b.event_times)
-    got += engine.flush()
+    got, engine = run(batches, config)
     want, late = expected_windows(batches, config)
     assert got, "no window emitted"
     assert_same(got, want)
@@ -58,11 +55,7 @@ def test_all_eras_in_one_stream() -> None:
     """2011 → 2025 in one run: years-long gaps are skipped, not iterated."""
     batches = real_batches(FILES)
     config = WindowConfig(size_ms=10 * 60_000, slide_ms=60_000, lateness_ms=10**13)
-    engine = WindowEngine(config)
-    got = []
-    for b in batches:
-        got += engine.add(b.src, b.dst, b.times, b.event_times)
-    got += engine.flush()
+    got, _ = run(batches, config)
     want, _ = expected_windows(batches, config)
     assert_same(got, want)
     assert sum(b.event_times.size for b in batches) == 1639 + 6851 + 7119 + 8273 + 2048

@@ -35,27 +35,6 @@ def _reset(parent: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def spanning_forest(u: np.ndarray, v: np.ndarray, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Keep the edges of ``(u, v)`` that join two different trees, in input order. O(m · α)."""
-    m = u.shape[0]
-    out_u = np.empty(m, np.int32)
-    out_v = np.empty(m, np.int32)
-    k = 0
-    for i in range(m):
-        a = u[i]
-        b = v[i]
-        ra = _find(parent, a)
-        rb = _find(parent, b)
-        if ra != rb:
-            parent[ra] = rb
-            out_u[k] = a
-            out_v[k] = b
-            k += 1
-    _reset(parent, u, v)
-    return out_u[:k].copy(), out_v[:k].copy()
-
-
-@njit(cache=True)
 def _union_keep(
     xu: np.ndarray, xv: np.ndarray, parent: np.ndarray, out_u: np.ndarray, out_v: np.ndarray, k: int
 ) -> int:
@@ -71,6 +50,16 @@ def _union_keep(
             out_v[k] = b
             k += 1
     return k
+
+
+@njit(cache=True)
+def spanning_forest(u: np.ndarray, v: np.ndarray, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the edges of ``(u, v)`` that join two different trees, in input order. O(m · α)."""
+    out_u = np.empty(u.shape[0], np.int32)
+    out_v = np.empty(u.shape[0], np.int32)
+    k = _union_keep(u, v, parent, out_u, out_v, 0)
+    _reset(parent, u, v)
+    return out_u[:k].copy(), out_v[:k].copy()
 
 
 @njit(cache=True)
