@@ -108,6 +108,10 @@ def test_newer_schema_is_refused(tmp_path):
     for readonly in (False, True):
         with pytest.raises(PulseError, match="version 99 was written by a newer networkpulse"):
             open_store(f"sqlite:///{path}", readonly=readonly)
+    with sqlite3.connect(path) as con:
+        con.execute(f"PRAGMA user_version = {sqlite_mod.SCHEMA_VERSION - 1}")
+    with pytest.raises(PulseError, match="older networkpulse"):
+        open_store(f"sqlite:///{path}")
 
 
 def test_foreign_files_are_refused(tmp_path):

@@ -139,6 +139,11 @@ class SQLiteStore:
             raise PulseError(
                 f"{self.path}: a SQLite database, but not a networkpulse store; use another file"
             )
+        if version < SCHEMA_VERSION:
+            raise PulseError(
+                f"{self.path}: store schema version {version} was written by an older networkpulse; this one "
+                f"reads version {SCHEMA_VERSION} and has no migration for it yet. Use a new store file"
+            )
         if version > SCHEMA_VERSION:
             raise PulseError(
                 f"{self.path}: store schema version {version} was written by a newer networkpulse; this one "
