@@ -11,7 +11,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from networkpulse.engine import Interner, Window, WindowEngine
@@ -48,7 +48,6 @@ class RunResult:
     progress: Progress
     report: InputReport
     filters: FilterStats
-    window_ids: list[int] = field(default_factory=list)
 
 
 class Pipeline:
@@ -117,14 +116,14 @@ class Pipeline:
                     now = time.perf_counter()
                     self._update(closed, now - started)
                     if pending and (len(pending) >= self.flush_windows or now - last_flush >= self.flush_s):
-                        result.window_ids += self._write(store, pending, now - started)
+                        self._write(store, pending, now - started)
                         pending = []
                         last_flush = now
                 closed = self._engine.flush()
                 pending += closed
                 now = time.perf_counter()
                 self._update(closed, now - started)
-                result.window_ids += self._write(store, pending, now - started)
+                self._write(store, pending, now - started)
                 self.progress.done = True
                 if self.on_progress:
                     self.on_progress(self.progress)
@@ -146,7 +145,7 @@ class Pipeline:
         if self.on_progress:
             self.on_progress(p)
 
-    def _write(self, store: Any, windows: list[Window], elapsed: float) -> list[int]:
+    def _write(self, store: Any, windows: list[Window], elapsed: float) -> None:
         self.progress.windows += len(windows)
         p = self.progress
         stats = {
@@ -161,5 +160,5 @@ class Pipeline:
             "windows": p.windows,
             "events_per_s": round(self.filters.events / elapsed, 1) if elapsed > 0 else 0.0,
         }
-        return store.write(windows, self._interner.logins, stats)
+        store.write(windows, self._interner.logins, stats)
 
