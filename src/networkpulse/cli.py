@@ -127,11 +127,14 @@ def main() -> None:
               help="No pacing (the default when neither --speed nor --rate is given).", **_env("FAST"))
 @click.option("--loops", type=click.IntRange(min=0), default=1, show_default=True,
               help="Replay the sources this many times with time shifted (0 = forever).", **_env("LOOPS"))
+@click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="CPU count",
+              help="Processes parsing files in parallel (unpaced runs over several files; 1 = in-process).",
+              **_env("WORKERS"))
 @click.option("--progress/--no-progress", default=None,
               help="Live progress display (default: on when stderr is a terminal).", **_env("PROGRESS"))
 def run(sources: tuple[str, ...], window_ms: int, slide_ms: int, rolling: bool, lateness_ms: int, min_size: int,
         retention: int | None, quarantine: str | None, max_line_bytes: int, store_url: str, speed: str | None,
-        rate: str | None, fast: bool, loops: int, progress: bool | None) -> None:
+        rate: str | None, fast: bool, loops: int, workers: int, progress: bool | None) -> None:
     """Read GH Archive SOURCES (files, folders, globs, or - for stdin; default: the bundled hour), compute the
     connected components of every window and store them.
 
@@ -148,7 +151,7 @@ def run(sources: tuple[str, ...], window_ms: int, slide_ms: int, rolling: bool, 
         sources=_sources(sources),
         window=_window_config(window_ms, slide_ms, rolling, lateness_ms, min_size),
         store_url=store_url, retention=retention, pace=pace, loops=loops, quarantine=quarantine,
-        max_line_bytes=max_line_bytes,
+        max_line_bytes=max_line_bytes, workers=workers,
     )
     show = sys.stderr.isatty() if progress is None else progress
     with _ProgressDisplay(show, settings) as display:

@@ -27,6 +27,10 @@ class InputError(PulseError):
         where = f"{source}:{line}" if line is not None else source
         super().__init__(f"{where}: {reason}")
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, int | None, str]]:
+        # Reports travel back from parsing worker processes; the default pickling would call __init__(message).
+        return (InputError, (self.source, self.line, self.reason))
+
 
 class MissingExtraError(PulseError):
     """An optional dependency is not installed; the message names the exact install command."""

@@ -8,9 +8,13 @@ because replaying history closes hundreds of windows per second.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import multiprocessing
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +89,11 @@ class Pipeline:
             batch_lines = 64
         self.report.quarantine = quarantine
 
+        parallel = s.workers > 1 and len(s.sources) > 1 and s.pace.unpaced and not s.quarantine and "-" not in s.sources
+
         def read() -> Iterator[InteractionBatch]:
+            if parallel:
+                return self._read_parallel(batch_lines)
             return read_interactions(
                 s.sources, self.report, self.filters, max_line_bytes=s.max_line_bytes, batch_lines=batch_lines
             )
@@ -97,6 +105,29 @@ class Pipeline:
             if self._stop.is_set():
                 return
 
+    def _read_parallel(self, batch_lines: int) -> Iterator[InteractionBatch]:
+        """Parse files in ``workers`` processes (gunzip + decode + venturi are the CPU-heavy part), yielding
+        each file's batches in source order. At most ``workers + 1`` files are in flight, so memory stays
+        bounded by a few files' interactions; reports and filter counts are merged as files arrive."""
+        s = self.settings
+        jobs = ((source, s.max_line_bytes, batch_lines) for source in s.sources)
+        # fork: workers need nothing but the parser, and fork starts them without re-importing anything.
+        with ProcessPoolExecutor(s.workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            inflight: deque[Future[tuple[list[InteractionBatch], InputReport, FilterStats]]] = deque()
+            for job in itertools.islice(jobs, s.workers + 1):
+                inflight.append(pool.submit(_parse_file, *job))
+            while inflight:
+                batches, report, filters = inflight.popleft().result()
+                for job in itertools.islice(jobs, 1):
+                    inflight.append(pool.submit(_parse_file, *job))
+                self.report.merge(report)
+                self.filters.merge(filters)
+                yield from batches
+                if self._stop.is_set():
+                    for future in inflight:
+                        future.cancel()
+                    return
+
     def run(self) -> RunResult:
         s = self.settings
         store = open_store(s.store_url, retention=s.retention)
@@ -105,9 +136,7 @@ class Pipeline:
         started = last_flush = time.perf_counter()
         try:
             with contextlib.ExitStack() as stack:
-                quarantine = (
-                    stack.enter_context(open(s.quarantine, "a", encoding="utf-8")) if s.quarantine else None
-                )
+                quarantine = stack.enter_context(open(s.quarantine, "a", encoding="utf-8")) if s.quarantine else None
                 for batch in self._batches(quarantine):
                     src = self._interner.ids(batch.src)
                     dst = self._interner.ids(batch.dst)
@@ -162,3 +191,11 @@ class Pipeline:
         }
         store.write(windows, self._interner.logins, stats)
 
+
+def _parse_file(
+    source: str, max_line_bytes: int, batch_lines: int
+) -> tuple[list[InteractionBatch], InputReport, FilterStats]:
+    """One file's interactions, report and filter counts (runs in a worker process)."""
+    report, filters = InputReport(), FilterStats()
+    batches = list(read_interactions([source], report, filters, max_line_bytes=max_line_bytes, batch_lines=batch_lines))
+    return batches, report, filters

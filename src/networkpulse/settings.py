@@ -81,3 +81,4 @@ class Settings:
     loops: int = 1  # 0 = forever (replay with time shifted by the data's span each loop)
     quarantine: str | None = None
     max_line_bytes: int = 16 << 20
+    workers: int = 1  # parsing processes; > 1 parses several files at once (unpaced runs, no stdin/quarantine)
