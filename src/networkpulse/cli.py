@@ -48,12 +48,21 @@ def _duration(what: str) -> Callable[[click.Context, click.Parameter, Any], int 
     return convert
 
 
+# Options shared by several commands, defined once.
+_window = click.option("--window", "window_ms", default="10m", callback=_duration("--window"), show_default=True,
+                       help="Window size (e.g. 10m, 1h, 30s).", **_env("WINDOW"))
+_slide = click.option("--slide", "slide_ms", default="1m", callback=_duration("--slide"), show_default=True,
+                      help="Slide between windows; the window must be a multiple of it.", **_env("SLIDE"))
+_host = click.option("--host", default="127.0.0.1", show_default=True,
+                     help="Interface to bind; 0.0.0.0 exposes it to the network.", **_env("HOST"))
+_port = click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+                     help="Port to listen on (0 picks a free one).", **_env("PORT"))
+
+
 def _window_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--window", "window_ms", default="10m", callback=_duration("--window"), show_default=True,
-                     help="Window size (e.g. 10m, 1h, 30s).", **_env("WINDOW")),
-        click.option("--slide", "slide_ms", default="1m", callback=_duration("--slide"), show_default=True,
-                     help="Slide between windows; the window must be a multiple of it.", **_env("SLIDE")),
+        _window,
+        _slide,
         click.option("--rolling", is_flag=True, default=False,
                      help="Cumulative components of everything so far, emitted every --window (tumbling).",
                      **_env("ROLLING")),
@@ -213,9 +222,8 @@ class _ProgressDisplay:
 @main.command()
 @click.option("--store", "store_url", default="sqlite:///pulse.db", show_default=True,
               help="The store to show (as written by `pulse run`).", **_env("STORE"))
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Interface to bind; 0.0.0.0 exposes it to the network.", **_env("HOST"))
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, **_env("PORT"))
+@_host
+@_port
 def serve(store_url: str, host: str, port: int) -> None:
     """Serve the read-only API (/docs), the live feed and the web UI for a store."""
     from networkpulse.serve import run as run_server
@@ -227,15 +235,13 @@ def serve(store_url: str, host: str, port: int) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, **_env("HOST"))
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, **_env("PORT"))
+@_host
+@_port
 @click.option("--store", "store_url", default=None,
               help="Store to write (default: a fresh SQLite file in a temporary folder).", **_env("STORE"))
 @click.option("--speed", default="120x", show_default=True, help="Speed-up of event time.", **_env("SPEED"))
-@click.option("--window", "window_ms", default="10m", callback=_duration("--window"), show_default=True,
-              **_env("WINDOW"))
-@click.option("--slide", "slide_ms", default="1m", callback=_duration("--slide"), show_default=True,
-              **_env("SLIDE"))
+@_window
+@_slide
 @click.option("--retention", type=click.IntRange(min=1), default=5000, show_default=True,
               help="Newest windows kept, so an endless demo stays small.", **_env("RETENTION"))
 @click.option("--loops", type=click.IntRange(min=0), default=0, show_default=True,

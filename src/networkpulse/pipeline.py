@@ -66,8 +66,12 @@ class Pipeline:
         on_progress: Callable[[Progress], None] | None = None,
     ) -> None:
         self.settings = settings
-        self.flush_windows = flush_windows
+        # A live pace writes each closed window at once and paces small batches (a batch is the pacing step:
+        # 64 events are seconds of event time, well under a slide); unpaced replay batches reads and writes.
+        paced = not settings.pace.unpaced
+        self.flush_windows = 1 if paced else flush_windows
         self.flush_s = flush_s
+        self._batch_lines = 64 if paced else 4096
         self.on_progress = on_progress
         self.progress = Progress()
         self.report = InputReport()
@@ -81,12 +85,7 @@ class Pipeline:
 
     def _batches(self, quarantine: Any) -> Iterator[InteractionBatch]:
         s = self.settings
-        # A live pace flushes each closed window at once and paces small batches (a batch is the pacing step:
-        # 64 events are seconds of event time, well under a slide); unpaced replay batches reads and writes.
-        batch_lines = 4096
-        if not s.pace.unpaced:
-            self.flush_windows = 1
-            batch_lines = 64
+        batch_lines = self._batch_lines
         self.report.quarantine = quarantine
 
         parallel = s.workers > 1 and len(s.sources) > 1 and s.pace.unpaced and not s.quarantine and "-" not in s.sources
@@ -176,7 +175,6 @@ class Pipeline:
 
     def _write(self, store: Any, windows: list[Window], elapsed: float) -> None:
         self.progress.windows += len(windows)
-        p = self.progress
         stats = {
             "events": self.filters.events,
             "interactions": self.filters.interactions,
@@ -186,7 +184,7 @@ class Pipeline:
             "dropped": dict(self.filters.dropped),
             "late_events": self._engine.late_events,
             "skipped_lines": self.report.skipped,
-            "windows": p.windows,
+            "windows": self.progress.windows,
             "events_per_s": round(self.filters.events / elapsed, 1) if elapsed > 0 else 0.0,
         }
         store.write(windows, self._interner.logins, stats)

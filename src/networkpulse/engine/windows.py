@@ -205,10 +205,8 @@ class WindowEngine:
             if window is not None:
                 out.append(window)
             self._next_pane = p + 1
-            if not self._open and self._idle():
-                self._next_pane = max(self._next_pane, target)
-            elif self._idle():
-                self._next_pane = max(self._next_pane, min(min(self._open), target))
+            if self._idle():  # jump over panes without events, up to the next open one
+                self._next_pane = max(self._next_pane, min(min(self._open, default=target), target))
         return out
 
     def _idle(self) -> bool:
@@ -232,20 +230,21 @@ class WindowEngine:
             forest = empty_forest()
         return _Pane(index, pane.events, pane.interactions, keys, forest)
 
+    def _count(self, pane: _Pane, sign: int = 1) -> None:
+        """Add (or, with ``sign=-1``, remove) a pane's events, interactions and pairs to the window's counts."""
+        self._events += sign * pane.events
+        self._interactions += sign * pane.interactions
+        self._pairs.update(pane.keys, sign)
+
     def _close_sliding(self, p: int) -> Window | None:
         while self._panes and self._panes[0].index <= p - self._k:
-            old = self._panes.popleft()
             self._stacks.pop()
-            self._events -= old.events
-            self._interactions -= old.interactions
-            self._pairs.update(old.keys, -1)
+            self._count(self._panes.popleft(), -1)
         pane = self._reduce(p)
         if pane is not None:
             self._panes.append(pane)
             self._stacks.push(pane.forest)
-            self._events += pane.events
-            self._interactions += pane.interactions
-            self._pairs.update(pane.keys, 1)
+            self._count(pane)
         if not self._panes:
             return None
         end = (p + 1) * self.config.slide_ms
@@ -259,9 +258,7 @@ class WindowEngine:
             self._cumulative = merge_forests(
                 self._cumulative[0], self._cumulative[1], pane.forest[0], pane.forest[1], self._scratch.parent
             )
-            self._events += pane.events
-            self._interactions += pane.interactions
-            self._pairs.update(pane.keys, 1)
+            self._count(pane)
             self._period_has_data = True
         if (p + 1) % self._k or not self._period_has_data or self._rolling_start is None:
             return None

@@ -70,15 +70,13 @@ def replay(
         if loops and loop >= loops:
             return
         offset = 0 if span is None else span * loop
-        any_batch = False
         for batch in read():
-            any_batch = True
             if span is None and len(batch.event_times_ms):
                 lo, hi = int(batch.event_times_ms.min()), int(batch.event_times_ms.max())
                 first = lo if first is None else min(first, lo)
                 last = hi if last is None else max(last, hi)
             yield shifted(batch, offset)
-        if not any_batch or first is None or last is None:
+        if first is None or last is None:  # nothing to replay
             return
         if span is None:
             span = -(-(last - first + 1) // align_ms) * align_ms
