@@ -32,6 +32,14 @@ class InputError(PulseError):
         return (InputError, (self.source, self.line, self.reason))
 
 
+class StoreError(PulseError):
+    """A store cannot be used as asked: not ours, another version, another window configuration, disk full."""
+
+
+class StoreBusyError(StoreError):
+    """Another process is writing the store (there is one writer per store; readers are welcome)."""
+
+
 class MissingExtraError(PulseError):
     """An optional dependency is not installed; the message names the exact install command."""
 

@@ -30,6 +30,7 @@ SUMMARY_KEYS = [
     "largest",
     "late_events",
     "clusters",
+    "provisional",
 ]
 CLUSTER_KEYS = ["rank", "size", "members", "edges"]
 HISTORY_KEYS = ["window_id", "start", "end", "start_ms", "end_ms", "rank", "size", "neighbors", "members"]

@@ -276,6 +276,11 @@ class PairCounter:
     def keys(self) -> np.ndarray:
         return self.table[0::2][self.table[0::2] != _EMPTY]
 
+    def items(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct keys and how many times each is held. O(capacity)."""
+        used = self.table[0::2] != _EMPTY
+        return self.table[0::2][used].copy(), self.table[1::2][used].copy()
+
     def update(self, keys: np.ndarray, delta: int) -> None:
         slots = len(self.table) // 2
         if delta > 0 and 2 * (self.size + len(keys)) > slots:

@@ -26,6 +26,15 @@ class Interner:
     def __len__(self) -> int:
         return len(self.logins)
 
+    @classmethod
+    def from_logins(cls, logins: Sequence[str]) -> Interner:
+        """An interner whose ids are the positions of ``logins`` (a table an earlier interner built). O(n)."""
+        interner = cls()
+        ids = interner.ids(logins)
+        if len(interner) != len(logins) or not np.array_equal(ids, np.arange(len(logins))):
+            raise ValueError("logins repeat (case-insensitively): not a table an Interner built")
+        return interner
+
     def ids(self, logins: Sequence[str]) -> IdArray:
         table = self._ids
         get = table.get

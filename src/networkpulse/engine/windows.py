@@ -15,7 +15,9 @@ between two files costs nothing). This module is pure: no I/O, no clock, no othe
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +34,9 @@ from networkpulse.engine.types import IdArray, Window, WindowConfig
 
 Forest = tuple[IdArray, IdArray]
 I64 = npt.NDArray[np.int64]
+#: A checkpoint of the engine's open state: named arrays (see :meth:`WindowEngine.snapshot`).
+EngineState = dict[str, np.ndarray]
+_NONE = np.iinfo(np.int64).min  # "not set yet" for optional scalars in a snapshot
 
 
 @dataclass(slots=True)
@@ -89,6 +94,17 @@ class _TwoStacks:
                 self._front.append(union)
             self._back.clear()
         self._front.pop()
+
+    @property
+    def front(self) -> list[Forest]:
+        return self._front
+
+    @property
+    def back_size(self) -> int:
+        return len(self._back)
+
+    def restore(self, front: list[Forest], back: list[Forest]) -> None:
+        self._front, self._back = front, back
 
     def query(self) -> tuple[Forest, Forest]:
         """Two edge sets whose union spans the window: the front's top forest and the back panes' edges."""
@@ -171,6 +187,12 @@ class WindowEngine:
         if self._max_time is None:
             return []
         return self._close_until((self._max_time - self.config.lateness_ms) // slide)
+
+    def late_mask(self, times_ms: I64) -> npt.NDArray[np.bool_]:
+        """Which of ``times_ms`` the next :meth:`add` would drop as late (their pane is already closed). O(n)."""
+        if self._next_pane is None:
+            return np.zeros(len(times_ms), np.bool_)
+        return times_ms // self.config.slide_ms < self._next_pane
 
     def flush(self) -> list[Window]:
         """End of stream: close every open pane and emit every remaining window that holds an event."""
@@ -285,3 +307,97 @@ class WindowEngine:
             tree_edges=tree_edges,
         )
 
+    # ------------------------------------------------------------------ checkpoints
+
+    def snapshot(self) -> EngineState:
+        """Everything needed to continue exactly where this engine stands, as named flat arrays.
+
+        Holds the open panes' raw interactions, the closed panes still inside the window (distinct pairs and
+        forests), the two-stacks' suffix unions (so a restored engine emits the very same spanning trees, not
+        merely the same components), the rolling forest and the watermark. O(pane edges of the last W/S panes
+        + open panes): a checkpoint is as large as one window's state, never the history.
+        """
+        c = self.config
+        panes = list(self._panes)
+        opened = sorted(self._open.items())
+        open_src = [np.concatenate(p.src) if p.src else np.empty(0, np.int32) for _, p in opened]
+        open_dst = [np.concatenate(p.dst) if p.dst else np.empty(0, np.int32) for _, p in opened]
+        front = self._stacks.front
+        pair_keys, pair_counts = self._pairs.items()
+        scalars = [
+            self.late_events, self.late_interactions, _opt(self._next_pane), _opt(self._max_time), self._events,
+            self._interactions, _opt(self._rolling_start), int(self._period_has_data), self._stacks.back_size,
+        ]
+        return {
+            "config": np.array([c.size_ms, c.slide_ms, int(c.rolling), c.lateness_ms, c.min_size], np.int64),
+            "scalars": np.array(scalars, np.int64),
+            "open_meta": np.array([[i, p.events, p.interactions, len(a)] for (i, p), a in zip(opened, open_src,
+                                                                                          strict=True)],
+                                  np.int64).reshape(-1, 4),
+            "open_src": _cat32(open_src),
+            "open_dst": _cat32(open_dst),
+            "pane_meta": np.array([[p.index, p.events, p.interactions, len(p.keys), len(p.forest[0])] for p in panes],
+                                  np.int64).reshape(-1, 5),
+            "pane_keys": np.concatenate([p.keys for p in panes]) if panes else np.empty(0, np.int64),
+            "pane_u": _cat32([p.forest[0] for p in panes]),
+            "pane_v": _cat32([p.forest[1] for p in panes]),
+            "front_len": np.array([len(f[0]) for f in front], np.int64),
+            "front_u": _cat32([f[0] for f in front]),
+            "front_v": _cat32([f[1] for f in front]),
+            # The distinct-pair multiset: in rolling mode it holds every pair ever seen, not only the panes' pairs.
+            "pair_keys": pair_keys,
+            "pair_counts": pair_counts,
+            "rolling_u": self._cumulative[0],
+            "rolling_v": self._cumulative[1],
+        }
+
+    @classmethod
+    def restore(cls, config: WindowConfig, state: Mapping[str, np.ndarray], vertices: int) -> WindowEngine:
+        """An engine that continues exactly where the one that took ``state`` stood. ``vertices``: the number
+        of interned ids (sizes the scratch). Raises ``ValueError`` if ``state`` was taken under another window
+        configuration. O(size of the state)."""
+        engine = cls(config)
+        want = [config.size_ms, config.slide_ms, int(config.rolling), config.lateness_ms, config.min_size]
+        if [int(x) for x in state["config"]] != want:
+            raise ValueError(f"checkpoint taken with window config {state['config'].tolist()}, not {want}")
+        (engine.late_events, engine.late_interactions, next_pane, max_time, engine._events, engine._interactions,
+         rolling_start, period_has_data, back_size) = (int(x) for x in state["scalars"])
+        engine._next_pane, engine._max_time = _unopt(next_pane), _unopt(max_time)
+        engine._rolling_start, engine._period_has_data = _unopt(rolling_start), bool(period_has_data)
+        engine._scratch.ensure(vertices)
+        at = 0
+        for index, events, interactions, n in state["open_meta"].tolist():
+            pane = engine._open_pane(index)
+            pane.events, pane.interactions = events, interactions
+            if n:
+                pane.src.append(state["open_src"][at : at + n].copy())
+                pane.dst.append(state["open_dst"][at : at + n].copy())
+            at += n
+        keys_at = forest_at = 0
+        for index, events, interactions, n_keys, n_forest in state["pane_meta"].tolist():
+            keys = state["pane_keys"][keys_at : keys_at + n_keys].copy()
+            forest = (state["pane_u"][forest_at : forest_at + n_forest].copy(),
+                      state["pane_v"][forest_at : forest_at + n_forest].copy())
+            keys_at, forest_at = keys_at + n_keys, forest_at + n_forest
+            pane = _Pane(index, events, interactions, keys, forest)
+            engine._panes.append(pane)
+        engine._pairs.update(np.repeat(state["pair_keys"], state["pair_counts"]), 1)
+        bounds = np.r_[0, np.cumsum(state["front_len"])].tolist()
+        front = [(state["front_u"][lo:hi].copy(), state["front_v"][lo:hi].copy())
+                 for lo, hi in itertools.pairwise(bounds)]
+        back = [p.forest for p in list(engine._panes)[len(engine._panes) - back_size:]] if back_size else []
+        engine._stacks.restore(front, back)
+        engine._cumulative = (state["rolling_u"].copy(), state["rolling_v"].copy())
+        return engine
+
+
+def _opt(value: int | None) -> int:
+    return _NONE if value is None else value
+
+
+def _unopt(value: int) -> int | None:
+    return None if value == _NONE else value
+
+
+def _cat32(arrays: Sequence[np.ndarray]) -> IdArray:
+    return np.concatenate(arrays).astype(np.int32, copy=False) if len(arrays) else np.empty(0, np.int32)

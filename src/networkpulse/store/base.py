@@ -6,22 +6,61 @@ Read methods return JSON-ready dicts shaped exactly as in ``docs/api.md``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+import numpy as np
 
 from networkpulse.engine.types import Window
 
 Json = dict[str, Any]
 
 
-class Store(Protocol):
-    def write(self, windows: Sequence[Window], logins: Sequence[str], stats: Mapping[str, Any]) -> list[int]:
-        """Persist ``windows`` in one transaction (all or nothing) and return their new ids, in order.
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Where a writer stands, committed with the windows it produced: enough to resume exactly.
 
-        ``logins[i]`` is the login of engine vertex id ``i`` (the interner's whole table; only ids not seen
-        before need persisting). ``stats`` replaces the stored pipeline stats (shape of ``Stats`` in
-        docs/api.md).
-        Applies retention afterwards.
+    ``config``: the window configuration (a store is continued only with the same one). ``state``: JSON-able
+    input positions and cumulative counters (the pipeline's business). ``engine``: the window engine's open
+    state as named arrays (``WindowEngine.snapshot``).
+    """
+
+    config: Json
+    state: Json
+    engine: Mapping[str, np.ndarray]
+
+
+class Store(Protocol):
+    def write(
+        self,
+        windows: Sequence[Window],
+        logins: Sequence[str],
+        stats: Mapping[str, Any],
+        *,
+        checkpoint: Checkpoint | None = None,
+        provisional: Sequence[Window] = (),
+    ) -> list[int]:
+        """Persist ``windows`` in one transaction (all or nothing) and return the ids of those newly stored.
+
+        Idempotent: a window whose bounds are already stored (as a final window) is skipped. Every write first
+        drops the provisional windows of the last run, then stores ``windows`` as final and ``provisional``
+        (windows emitted at the end of a run whose panes may still grow) as provisional. ``logins[i]`` is the
+        login of engine vertex id ``i`` (the interner's whole table; only ids not seen before need
+        persisting). ``stats`` replaces the stored pipeline stats (shape of ``Stats`` in docs/api.md).
+        ``checkpoint`` replaces the stored one. Applies retention afterwards.
         """
+        ...
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The last committed checkpoint, or None."""
+        ...
+
+    def logins(self) -> list[str]:
+        """Every stored account's login in account-id order (to rebuild an interner that continues). O(A)."""
+        ...
+
+    def start_over(self) -> None:
+        """Delete every window, checkpoint and stat (accounts stay: ids never change meaning)."""
         ...
 
     def max_window_id(self) -> int | None: ...

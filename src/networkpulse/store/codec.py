@@ -11,8 +11,9 @@ sizes, so no tag byte is needed. A 100-member cluster costs 4 + 400 + 396 bytes.
 
 from __future__ import annotations
 
+import io
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ _SMALL_LIMIT = 1 << 16
 
 WINDOW_COLUMNS = (
     "id, start_ms, end_ms, events, interactions, vertices, edges, components, largest, late_events, "
-    "n_clusters"
+    "n_clusters, provisional"
 )
 _SUMMARY_KEYS = ("events", "interactions", "vertices", "edges", "components", "largest", "late_events")
 
@@ -55,8 +56,11 @@ class EncodedBatch:
     member_rank: npt.NDArray[np.int32]
 
 
-def encode_batch(windows: Sequence[Window], first_id: int, account_of: npt.NDArray[np.int32]) -> EncodedBatch:
-    """Encode ``windows`` (ids ``first_id, first_id+1, …``), mapping vertex ids through ``account_of``.
+def encode_batch(
+    windows: Sequence[Window], first_id: int, account_of: npt.NDArray[np.int32], provisional_from: int | None = None
+) -> EncodedBatch:
+    """Encode ``windows`` (ids ``first_id, first_id+1, …``), mapping vertex ids through ``account_of``; windows
+    from index ``provisional_from`` on are marked provisional.
 
     Vectorised over the whole batch: one ``searchsorted`` turns every edge endpoint of every cluster into a
     member index, so Python only loops once per cluster (to slice blobs), never per member or edge.
@@ -76,6 +80,7 @@ def encode_batch(windows: Sequence[Window], first_id: int, account_of: npt.NDArr
             w.largest,
             w.late_events,
             w.n_clusters,
+            int(provisional_from is not None and i >= provisional_from),
         )
         for i, w in enumerate(windows)
     ]
@@ -171,7 +176,7 @@ class StoredClusters:
 
 def window_summary(row: Sequence[int]) -> Json:
     """``WindowSummary`` from a row of :data:`WINDOW_COLUMNS`."""
-    wid, start_ms, end_ms, *counts, n_clusters = row
+    wid, start_ms, end_ms, *counts, n_clusters, provisional = row
     out: Json = {
         "id": wid,
         "start": iso(start_ms),
@@ -181,7 +186,21 @@ def window_summary(row: Sequence[int]) -> Json:
     }
     out.update(zip(_SUMMARY_KEYS, counts, strict=True))
     out["clusters"] = n_clusters
+    out["provisional"] = bool(provisional)
     return out
+
+
+def encode_arrays(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """Named arrays as one ``.npz`` blob (no pickles). O(total size)."""
+    out = io.BytesIO()
+    np.savez(out, **arrays)
+    return out.getvalue()
+
+
+def decode_arrays(blob: bytes) -> dict[str, np.ndarray]:
+    """The arrays of :func:`encode_arrays`; refuses pickled objects."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+        return {name: npz[name] for name in npz.files}
 
 
 def cluster_json(rank: int, members: npt.NDArray[np.int32], edges: npt.NDArray[Any], login_of: dict[int, str]) -> Json:

@@ -1,4 +1,4 @@
--- networkpulse SQLite store, schema version 2 (kept in PRAGMA user_version; application_id marks the file as ours).
+-- networkpulse SQLite store, schema version 3 (kept in PRAGMA user_version; application_id marks the file as ours).
 -- Applied once, in one transaction, when a store file is created. A schema change bumps the version and adds a
 -- migration in sqlite.py; a file with a newer version than this code knows is refused, never guessed at.
 --
@@ -24,8 +24,13 @@ CREATE TABLE windows (
   components   INTEGER NOT NULL,
   largest      INTEGER NOT NULL,
   late_events  INTEGER NOT NULL,
-  n_clusters   INTEGER NOT NULL
+  n_clusters   INTEGER NOT NULL,
+  -- 1: emitted at the end of a run before the watermark passed it (its panes may still get events); the next
+  -- run on this store replaces it from the checkpoint. 0: final.
+  provisional  INTEGER NOT NULL DEFAULT 0
 );
+-- The natural key: a window is its bounds. Writes skip a window whose bounds are stored (idempotent replays).
+CREATE UNIQUE INDEX windows_bounds ON windows (start_ms, end_ms);
 
 -- One row per window that has listed clusters (size >= min_size), all of them together: a busy window has
 -- hundreds of small clusters, and one row per cluster made the insert path row-bound. Cluster k (rank k,
@@ -49,4 +54,13 @@ CREATE TABLE membership (
 CREATE TABLE stats (
   id   INTEGER PRIMARY KEY CHECK (id = 1),
   json TEXT NOT NULL
+);
+
+-- The engine's open state after the last committed window, written in the same transaction as the windows, so
+-- a killed run resumes exactly and a later run continues the stream (see sqlite.py, Checkpoint).
+CREATE TABLE checkpoint (
+  id      INTEGER PRIMARY KEY CHECK (id = 1),
+  config  TEXT NOT NULL,         -- JSON: the window configuration; another one is refused
+  state   TEXT NOT NULL,         -- JSON: input positions per source, cumulative counters
+  engine  BLOB NOT NULL          -- numpy .npz of WindowEngine.snapshot()
 );

@@ -17,6 +17,7 @@ Costs (n windows stored, M members in a batch): ``write`` is O(M log n) b-tree i
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -24,7 +25,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import resources
 from typing import Any
 
@@ -32,26 +33,30 @@ import numpy as np
 import numpy.typing as npt
 
 from networkpulse.engine.types import Window
-from networkpulse.errors import ConfigError, PulseError
+from networkpulse.errors import ConfigError, StoreBusyError, StoreError
+from networkpulse.store.base import Checkpoint
 from networkpulse.store.codec import (
     STATS_DEFAULTS,
     WINDOW_COLUMNS,
     Json,
     StoredClusters,
     cluster_json,
+    decode_arrays,
+    encode_arrays,
     encode_batch,
     iso,
     neighbors,
     window_summary,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x4E50554C  # "NPUL": tells our files apart from any other SQLite database
 _BUSY_TIMEOUT_S = 10.0
 _LOGIN_CACHE_MAX = (
     1_000_000  # account ids → logins never change, so a cache is always valid; bound its memory
 )
 _NO_UPPER_ID = 2**63 - 1
+_NOT_OURS = "a SQLite database, but not a networkpulse store; use another file"
 
 
 class SQLiteStore:
@@ -71,8 +76,20 @@ class SQLiteStore:
         self._mapped = 0
         self._login_cache: dict[int, str] = {}
         self._con: sqlite3.Connection | None = None
+        self._writer_lock: int | None = None
+        self._count = 0  # windows stored (the writer keeps it: retention and stats need it, count(*) scans)
         if not readonly:
-            self._con = self._open_writer()
+            if not self._memory:
+                if os.path.dirname(path):
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                self._refuse_foreign()  # before anything touches the file: not even WAL mode
+                self._writer_lock = _lock_writer(path)
+            try:
+                self._con = self._open_writer()
+            except BaseException:
+                self._release_writer_lock()
+                raise
+            self._count = self._con.execute("SELECT count(*) FROM windows").fetchone()[0]
             return
         if self._memory:
             raise ConfigError(
@@ -82,14 +99,14 @@ class SQLiteStore:
                 "A readonly store reads a file another process writes; use sqlite:///path.db",
             )
         if not os.path.exists(path):
-            raise PulseError(
+            raise StoreError(
                 f"{path}: no networkpulse store there; run the pipeline first (it creates the file) "
                 "or fix the store URL"
             )
         con = self._reader()
         with self._wrap_errors():
-            if self._check_version(con) == 0:
-                raise PulseError(f"{path}: not a networkpulse store yet (empty file, no schema)")
+            if self._check_version(con, readonly=True) == 0:
+                raise StoreError(f"{path}: not a networkpulse store yet (empty file, no schema)")
 
     # -- connections ---------------------------------------------------------------------------------------
 
@@ -100,18 +117,28 @@ class SQLiteStore:
                 target, uri=uri, isolation_level=None, check_same_thread=False, timeout=_BUSY_TIMEOUT_S
             )
         except sqlite3.Error as exc:
-            raise PulseError(f"{self.path}: cannot open the store ({exc})") from exc
+            raise StoreError(f"{self.path}: cannot open the store ({exc})") from exc
 
     @contextmanager
     def _wrap_errors(self) -> Iterator[None]:
         try:
             yield
         except sqlite3.DatabaseError as exc:
-            raise PulseError(f"{self.path}: not a usable networkpulse store ({exc})") from exc
+            raise StoreError(f"{self.path}: not a usable networkpulse store ({exc})") from exc
+
+    def _refuse_foreign(self) -> None:
+        """Read the header of an existing file through a read-only connection and refuse a file that is not
+        ours, before the writer connection changes anything in it (journal mode, header, schema)."""
+        if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
+            return
+        con = self._connect(f"file:{urllib.parse.quote(os.path.abspath(self.path))}?mode=ro", uri=True)
+        try:
+            with self._wrap_errors():
+                self._check_version(con)
+        finally:
+            con.close()
 
     def _open_writer(self) -> sqlite3.Connection:
-        if not self._memory and os.path.dirname(self.path):
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
         con = self._connect(self.path)
         try:
             with self._wrap_errors():
@@ -126,46 +153,51 @@ class SQLiteStore:
             raise
         return con
 
-    def _check_version(self, con: sqlite3.Connection) -> int:
+    def _check_version(self, con: sqlite3.Connection, *, readonly: bool = False) -> int:
+        """The file's schema version (0: empty). Refuses other applications' files and newer versions; an
+        older version is refused only ``readonly`` (the writer migrates it)."""
         version: int = con.execute("PRAGMA user_version").fetchone()[0]
         app: int = con.execute("PRAGMA application_id").fetchone()[0]
         if version == 0:
             if con.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]:
-                raise PulseError(
-                    f"{self.path}: a SQLite database, but not a networkpulse store; use another file"
-                )
+                raise StoreError(f"{self.path}: {_NOT_OURS}")
             return 0
         if app != APPLICATION_ID:
-            raise PulseError(
-                f"{self.path}: a SQLite database, but not a networkpulse store; use another file"
-            )
-        if version < SCHEMA_VERSION:
-            raise PulseError(
+            raise StoreError(f"{self.path}: {_NOT_OURS}")
+        if version < SCHEMA_VERSION and readonly and version not in _MIGRATIONS:
+            raise StoreError(
                 f"{self.path}: store schema version {version} was written by an older networkpulse; this one "
-                f"reads version {SCHEMA_VERSION} and has no migration for it yet. Use a new store file"
+                f"reads version {SCHEMA_VERSION} and has no migration for it. Use a new store file"
+            )
+        if version < SCHEMA_VERSION and readonly:
+            raise StoreError(
+                f"{self.path}: store schema version {version} was written by an older networkpulse; this one "
+                f"reads version {SCHEMA_VERSION}. `pulse run --store …` on it upgrades it in place"
             )
         if version > SCHEMA_VERSION:
-            raise PulseError(
+            raise StoreError(
                 f"{self.path}: store schema version {version} was written by a newer networkpulse; this one "
                 f"reads version {SCHEMA_VERSION}. Upgrade networkpulse, or use another store file"
             )
         return version
 
     def _migrate(self, con: sqlite3.Connection) -> None:
-        # IMMEDIATE: two processes creating the same file serialise here, and the loser sees version 1.
+        # IMMEDIATE: two processes creating the same file serialise here, and the loser sees the new version.
         con.execute("BEGIN IMMEDIATE")
         try:
-            if self._check_version(con) == 0:
+            version = self._check_version(con)
+            if version == 0:
                 script = resources.files("networkpulse.store").joinpath("schema.sql").read_text("utf-8")
-                # executescript() would COMMIT first; run statement by statement inside our transaction.
-                statement = ""
-                for line in script.splitlines(keepends=True):
-                    statement += line
-                    if sqlite3.complete_statement(statement):
-                        con.execute(statement)
-                        statement = ""
+                _run_script(con, script)
                 con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version < SCHEMA_VERSION:
+                if version not in _MIGRATIONS:
+                    raise StoreError(
+                        f"{self.path}: store schema version {version} is too old to upgrade; use a new store file"
+                    )
+                for step in range(version, SCHEMA_VERSION):
+                    _run_script(con, _MIGRATIONS[step])
+            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -173,14 +205,17 @@ class SQLiteStore:
 
     def _reader(self) -> sqlite3.Connection:
         if self._closed:
-            raise PulseError(f"{self.path}: the store is closed")
+            raise StoreError(f"{self.path}: the store is closed")
         if self._memory:
             assert self._con is not None
             return self._con
         con: sqlite3.Connection | None = getattr(self._local, "con", None)
         if con is None:
-            target = f"file:{urllib.parse.quote(os.path.abspath(self.path))}?mode=ro"
-            con = self._connect(target, uri=True)
+            path = os.path.abspath(self.path)
+            # A WAL database needs its -shm file even to read; on a read-only filesystem (or folder) nobody can
+            # be writing it, so read it as immutable: no locks, no -shm.
+            mode = "ro" if os.access(os.path.dirname(path), os.W_OK) else "ro&immutable=1"
+            con = self._connect(f"file:{urllib.parse.quote(path)}?mode={mode}", uri=True)
             with self._lock:
                 self._readers.append(con)
             self._local.con = con
@@ -212,8 +247,16 @@ class SQLiteStore:
             for con in self._readers:
                 con.close()
             if self._con is not None:
-                self._con.execute("PRAGMA optimize")  # keeps the query planner's statistics fresh, cheaply
+                with suppress(sqlite3.Error):  # a full disk must not hide the error that ended the run
+                    self._con.execute("PRAGMA optimize")  # keeps the query planner's statistics fresh, cheaply
                 self._con.close()
+            self._release_writer_lock()
+
+    def _release_writer_lock(self) -> None:
+        if self._writer_lock is not None:
+            _WRITING.pop(os.path.realpath(self.path), None)
+            os.close(self._writer_lock)  # closing the descriptor releases the lock
+            self._writer_lock = None
 
     def __enter__(self) -> SQLiteStore:
         return self
@@ -223,97 +266,157 @@ class SQLiteStore:
 
     # -- write path ----------------------------------------------------------------------------------------
 
-    def write(self, windows: Sequence[Window], logins: Sequence[str], stats: Mapping[str, Any]) -> list[int]:
-        """Persist ``windows`` in one transaction and return their ids (see ``Store.write``).
+    def write(
+        self,
+        windows: Sequence[Window],
+        logins: Sequence[str],
+        stats: Mapping[str, Any],
+        *,
+        checkpoint: Checkpoint | None = None,
+        provisional: Sequence[Window] = (),
+    ) -> list[int]:
+        """Persist ``windows`` (final) and ``provisional`` in one transaction; see ``Store.write``.
 
         Batch as many windows per call as the pipeline has ready: the per-call cost (a transaction and WAL
         commit) dwarfs the per-window cost. O(L + M log n) for L new logins and M cluster members in the
-        batch.
+        batch, plus one index probe per window for the natural-key check.
         """
         if self._con is None:
-            raise PulseError(f"{self.path}: this store was opened readonly; the pipeline process writes it")
+            raise StoreError(f"{self.path}: this store was opened readonly; the pipeline process writes it")
         with self._lock:
             if self._closed:
-                raise PulseError(f"{self.path}: the store is closed")
+                raise StoreError(f"{self.path}: the store is closed")
             con = self._con
-            con.execute("BEGIN IMMEDIATE")
             try:
-                account_of = self._map_logins(con, logins)
-                row = con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'windows'").fetchone()
-                first = (row[0] if row else 0) + 1
-                batch = encode_batch(windows, first, account_of)
-                con.executemany(
-                    f"INSERT INTO windows ({WINDOW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    batch.window_rows,
-                )
-                con.executemany(
-                    "INSERT INTO clusters (window_id, sizes, members, edges) VALUES (?,?,?,?)",
-                    batch.cluster_rows,
-                )
-                con.executemany(
-                    "INSERT INTO membership (account_id, window_id, rank) VALUES (?,?,?)",
-                    zip(
-                        batch.member_account.tolist(),
-                        batch.member_window.tolist(),
-                        batch.member_rank.tolist(),
-                        strict=True,
-                    ),
-                )
-                con.execute(
-                    "INSERT INTO stats (id, json) VALUES (1, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET json = excluded.json",
-                    (_stats_json(stats),),
-                )
-                if windows and self._retention is not None:
-                    self._trim(con, first + len(windows) - 1 - self._retention)
-                con.execute("COMMIT")
-            except BaseException:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                raise
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    ids = self._write(con, windows, logins, stats, checkpoint, provisional)
+                    con.execute("COMMIT")
+                except BaseException:
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                    self._count = con.execute("SELECT count(*) FROM windows").fetchone()[0]
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(
+                    f"{self.path}: writing windows failed, nothing of this batch was stored ({exc})"
+                ) from exc
             # Only now is the mapping of the new logins durable; before, a rollback would have undone it.
             self._mapped = len(logins)
-        return list(range(first, first + len(windows)))
+        return ids
+
+    def _write(
+        self,
+        con: sqlite3.Connection,
+        windows: Sequence[Window],
+        logins: Sequence[str],
+        stats: Mapping[str, Any],
+        checkpoint: Checkpoint | None,
+        provisional: Sequence[Window],
+    ) -> list[int]:
+        account_of = self._map_logins(con, logins)
+        self._count -= self._delete(con, "provisional = 1")
+        final = self._new(con, windows)
+        batch_windows = [*final, *provisional]
+        row = con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'windows'").fetchone()
+        first = (row[0] if row else 0) + 1
+        batch = encode_batch(batch_windows, first, account_of, provisional_from=len(final))
+        con.executemany(
+            f"INSERT INTO windows ({WINDOW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            batch.window_rows,
+        )
+        con.executemany(
+            "INSERT INTO clusters (window_id, sizes, members, edges) VALUES (?,?,?,?)",
+            batch.cluster_rows,
+        )
+        con.executemany(
+            "INSERT INTO membership (account_id, window_id, rank) VALUES (?,?,?)",
+            zip(
+                batch.member_account.tolist(),
+                batch.member_window.tolist(),
+                batch.member_rank.tolist(),
+                strict=True,
+            ),
+        )
+        self._count += len(batch_windows)
+        if self._retention is not None and self._count > self._retention:
+            self._count -= self._trim(con, self._count - self._retention)
+        if checkpoint is not None:
+            con.execute(
+                "INSERT INTO checkpoint (id, config, state, engine) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                "SET config = excluded.config, state = excluded.state, engine = excluded.engine",
+                (json.dumps(checkpoint.config), json.dumps(checkpoint.state, default=_plain),
+                 encode_arrays(checkpoint.engine)),
+            )
+        con.execute(
+            "INSERT INTO stats (id, json) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET json = excluded.json",
+            (_stats_json({**stats, "windows": self._count}),),
+        )
+        return list(range(first, first + len(batch_windows)))
+
+    def _new(self, con: sqlite3.Connection, windows: Sequence[Window]) -> list[Window]:
+        """The windows whose bounds are not stored yet (the natural key makes writes idempotent). One index
+        range scan over the batch's span."""
+        if not windows:
+            return []
+        stored = set(
+            con.execute(
+                "SELECT start_ms, end_ms FROM windows WHERE start_ms BETWEEN ? AND ?",
+                (min(w.start_ms for w in windows), max(w.start_ms for w in windows)),
+            ).fetchall()
+        )
+        fresh: list[Window] = []
+        for w in windows:
+            if (w.start_ms, w.end_ms) not in stored:
+                stored.add((w.start_ms, w.end_ms))
+                fresh.append(w)
+        return fresh
 
     def _map_logins(self, con: sqlite3.Connection, logins: Sequence[str]) -> npt.NDArray[np.int32]:
         """Store account ids of every engine vertex id; inserts only logins past the already-mapped prefix.
 
         The DB may know a login from an earlier run (another interner order), hence INSERT OR IGNORE and a
-        select-back. O(L log A) for L new logins among A accounts.
+        join back through a temporary table (binding keeps any character, unlike a JSON round trip). O(L log A)
+        for L new logins among A accounts.
         """
         n, done = len(logins), self._mapped
         if n < done:
-            raise PulseError(
+            raise StoreError(
                 f"store write: the logins table shrank from {done} to {n} entries; pass the "
                 "interner's whole append-only table (a new interner needs a new store object)"
             )
         if n > len(self._account_of):
-            grown = np.empty(
-                max(n, 2 * len(self._account_of)), np.int32
-            )  # doubling: amortised O(1) per login
+            grown = np.empty(max(n, 2 * len(self._account_of)), np.int32)  # doubling: amortised O(1) per login
             grown[:done] = self._account_of[:done]
             self._account_of = grown
         if n > done:
-            new = list(logins[done:])
-            con.executemany("INSERT OR IGNORE INTO accounts (login) VALUES (?)", ((s,) for s in new))
-            id_of = dict(
-                con.execute(
-                    "SELECT login, id FROM accounts WHERE login IN (SELECT value FROM json_each(?))",
-                    (json.dumps(new),),
-                )
-            )
-            self._account_of[done:n] = [id_of[s] for s in new]
+            con.execute("CREATE TEMP TABLE IF NOT EXISTS new_logins (pos INTEGER PRIMARY KEY, login TEXT NOT NULL)")
+            con.execute("DELETE FROM new_logins")
+            con.executemany("INSERT INTO new_logins (pos, login) VALUES (?, ?)", enumerate(logins[done:n], done))
+            con.execute("INSERT OR IGNORE INTO accounts (login) SELECT login FROM new_logins ORDER BY pos")
+            rows = con.execute(
+                "SELECT a.id FROM new_logins n JOIN accounts a ON a.login = n.login ORDER BY n.pos"
+            ).fetchall()
+            if len(rows) != n - done:
+                raise StoreError(f"{self.path}: could not map {n - done - len(rows)} new logins to accounts")
+            self._account_of[done:n] = [r[0] for r in rows]
         return self._account_of[:n]
 
-    def _trim(self, con: sqlite3.Connection, cutoff: int) -> None:
-        """Retention: delete windows with id <= ``cutoff`` and their clusters and membership rows.
+    def _delete(self, con: sqlite3.Connection, where: str, params: Sequence[Any] = ()) -> int:
+        """Delete the windows matching ``where`` with their clusters and membership rows; how many went.
 
         Membership is keyed by account first, so its rows are found from the deleted clusters' member blobs
         and deleted by primary key, in key order. O(D log n) for D deleted members.
         """
+        ids = [i for (i,) in con.execute(f"SELECT id FROM windows WHERE {where}", params)]
+        if not ids:
+            return 0
+        lo, hi = min(ids), max(ids)
         rows = con.execute(
-            "SELECT window_id, members FROM clusters WHERE window_id <= ?", (cutoff,)
+            "SELECT window_id, members FROM clusters WHERE window_id BETWEEN ? AND ?", (lo, hi)
         ).fetchall()
+        wanted = set(ids)
+        rows = [(w, blob) for w, blob in rows if w in wanted]
         if rows:
             accounts = np.concatenate([np.frombuffer(blob, np.int32) for _, blob in rows])
             window_ids = np.repeat(np.array([w for w, _ in rows], np.int64), [len(b) // 4 for _, b in rows])
@@ -322,8 +425,44 @@ class SQLiteStore:
                 "DELETE FROM membership WHERE account_id = ? AND window_id = ?",
                 zip(accounts[order].tolist(), window_ids[order].tolist(), strict=True),
             )
-            con.execute("DELETE FROM clusters WHERE window_id <= ?", (cutoff,))
-        con.execute("DELETE FROM windows WHERE id <= ?", (cutoff,))
+            con.executemany("DELETE FROM clusters WHERE window_id = ?", ((w,) for w, _ in rows))
+        con.executemany("DELETE FROM windows WHERE id = ?", ((i,) for i in ids))
+        return len(ids)
+
+    def _trim(self, con: sqlite3.Connection, n: int) -> int:
+        """Retention: delete the ``n`` oldest windows (lowest ids). O(n + their members · log)."""
+        row = con.execute("SELECT id FROM windows ORDER BY id LIMIT 1 OFFSET ?", (n - 1,)).fetchone()
+        return self._delete(con, "id <= ?", (row[0],)) if row else 0
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The last committed checkpoint, or None (a new store, or one written before checkpoints)."""
+        with self._snapshot() as con:
+            row = con.execute("SELECT config, state, engine FROM checkpoint WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        return Checkpoint(json.loads(row[0]), json.loads(row[1]), decode_arrays(row[2]))
+
+    def logins(self) -> list[str]:
+        """Every account's login, in account-id order. O(A)."""
+        with self._snapshot() as con:
+            return [login for (login,) in con.execute("SELECT login FROM accounts ORDER BY id")]
+
+    def start_over(self) -> None:
+        """Delete every window, checkpoint and stat in one transaction; accounts stay (ids keep their meaning
+        for readers that cache them), window ids keep growing (a live client's resume id stays meaningful)."""
+        if self._con is None:
+            raise StoreError(f"{self.path}: this store was opened readonly")
+        with self._lock:
+            con = self._con
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("membership", "clusters", "windows", "checkpoint", "stats"):
+                    con.execute(f"DELETE FROM {table}")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            self._count = 0
 
     # -- read model (shapes of docs/api.md) ----------------------------------------------------------------
 
@@ -425,19 +564,11 @@ class SQLiteStore:
         return history
 
     def stats(self) -> Json:
-        """``Stats``: the last stored pipeline stats (zeros before any write) with ``windows`` filled in.
-
-        The count is max id - min id + 1: ids are contiguous because only the oldest windows are ever deleted,
-        and two min/max subqueries are O(log n) where ``count(*)`` would scan the table.
-        """
+        """``Stats``: the last stored pipeline stats (zeros before any write); ``windows`` is the number stored,
+        kept by the writer in the same transaction (``count(*)`` would scan the table on every poll)."""
         with self._snapshot() as con:
             row = con.execute("SELECT json FROM stats WHERE id = 1").fetchone()
-            lo, hi = con.execute(
-                "SELECT (SELECT min(id) FROM windows), (SELECT max(id) FROM windows)"
-            ).fetchone()
-        out = {**STATS_DEFAULTS, "dropped": {}, **(json.loads(row[0]) if row else {})}
-        out["windows"] = 0 if hi is None else hi - lo + 1
-        return out
+        return {**STATS_DEFAULTS, "dropped": {}, **(json.loads(row[0]) if row else {})}
 
     def _details(self, con: sqlite3.Connection, rows: list[Any], max_clusters: int) -> list[Json]:
         """``WindowDetail`` for window rows with consecutive ids: one clusters query, one logins query."""
@@ -483,6 +614,69 @@ class SQLiteStore:
                 cache.clear()
             cache.update(fetched)
         return found
+
+
+#: Schema upgrades: ``_MIGRATIONS[v]`` turns version ``v`` into ``v + 1`` (run inside the opening transaction).
+_MIGRATIONS = {
+    # v3: natural window keys, provisional windows, checkpoints. v2 reruns appended copies of windows: keep the
+    # first of each, drop the copies' clusters and membership rows, then the key can be unique.
+    2: """
+    ALTER TABLE windows ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0;
+    CREATE TEMP TABLE copies AS SELECT id FROM windows w
+      WHERE id > (SELECT min(id) FROM windows f WHERE f.start_ms = w.start_ms AND f.end_ms = w.end_ms);
+    DELETE FROM membership WHERE window_id IN (SELECT id FROM copies);
+    DELETE FROM clusters WHERE window_id IN (SELECT id FROM copies);
+    DELETE FROM windows WHERE id IN (SELECT id FROM copies);
+    DROP TABLE copies;
+    CREATE UNIQUE INDEX windows_bounds ON windows (start_ms, end_ms);
+    CREATE TABLE checkpoint (
+      id INTEGER PRIMARY KEY CHECK (id = 1), config TEXT NOT NULL, state TEXT NOT NULL, engine BLOB NOT NULL
+    );
+    UPDATE stats SET json = json_set(json, '$.windows', (SELECT count(*) FROM windows));
+    """,
+}
+
+
+def _run_script(con: sqlite3.Connection, script: str) -> None:
+    """Run SQL statements one by one inside the caller's transaction (``executescript`` would COMMIT first)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            con.execute(statement)
+            statement = ""
+
+
+def _lock_writer(path: str) -> int:
+    """Take the store's writer lock (``<path>.lock``, a POSIX record lock) or refuse at once.
+
+    The kernel drops the lock when the process dies, however it dies, so a killed run never leaves a stale lock;
+    record locks are not inherited by forked children (parsing workers). Returns the descriptor to close.
+    """
+    lock_path = f"{path}.lock"
+    if os.path.realpath(path) in _WRITING:  # record locks never conflict within one process
+        raise StoreBusyError(f"{path}: this process is writing this store already; one writer per store")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise StoreError(f"{lock_path}: cannot create the store's writer lock ({exc.strerror})") from exc
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise StoreBusyError(
+            f"{path}: another process (pid {holder}) is writing this store; one writer per store. Wait for it to "
+            "finish or stop it (`pulse serve` can read the store meanwhile), or write to another --store"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    _WRITING[os.path.realpath(path)] = fd
+    return fd
+
+
+#: Stores this process holds the writer lock of (real path → lock descriptor).
+_WRITING: dict[str, int] = {}
 
 
 def _stats_json(stats: Mapping[str, Any]) -> str:

@@ -1,0 +1,52 @@
+-- networkpulse SQLite store, schema version 2 (kept in PRAGMA user_version; application_id marks the file as ours).
+-- Applied once, in one transaction, when a store file is created. A schema change bumps the version and adds a
+-- migration in sqlite.py; a file with a newer version than this code knows is refused, never guessed at.
+--
+-- No foreign keys: retention deletes children explicitly, and FK checks would cost a parent lookup per row on the
+-- hot insert path (hundreds of windows, ~10^5 membership rows per second).
+
+CREATE TABLE accounts (
+  id    INTEGER PRIMARY KEY,     -- dense store id; cluster member blobs hold these as int32
+  login TEXT NOT NULL UNIQUE     -- exact login as seen (the engine interns exact strings)
+);
+-- "Which cluster is alice in" matches logins case-insensitively, as GitHub does.
+CREATE INDEX accounts_login_nocase ON accounts (login COLLATE NOCASE);
+
+CREATE TABLE windows (
+  -- AUTOINCREMENT: ids are never reused after retention deletes, so a live-feed resume id stays meaningful.
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  start_ms     INTEGER NOT NULL,
+  end_ms       INTEGER NOT NULL,
+  events       INTEGER NOT NULL,
+  interactions INTEGER NOT NULL,
+  vertices     INTEGER NOT NULL,
+  edges        INTEGER NOT NULL,
+  components   INTEGER NOT NULL,
+  largest      INTEGER NOT NULL,
+  late_events  INTEGER NOT NULL,
+  n_clusters   INTEGER NOT NULL
+);
+
+-- One row per window that has listed clusters (size >= min_size), all of them together: a busy window has
+-- hundreds of small clusters, and one row per cluster made the insert path row-bound. Cluster k (rank k,
+-- 0 = largest) is members[o_k : o_k + size_k] and edges[o_k - k : o_k + size_k - k - 1] with o_k the sum of the
+-- sizes before it.
+CREATE TABLE clusters (
+  window_id INTEGER PRIMARY KEY,
+  sizes     BLOB NOT NULL,       -- little-endian int32 cluster sizes, rank order
+  members   BLOB NOT NULL,       -- little-endian int32 account ids, cluster after cluster (ascending vertex id inside)
+  edges     BLOB NOT NULL        -- member-index pairs within each cluster: uint16 if every size <= 65536, else int32
+);
+
+-- One row per (account, window) the account was in a stored cluster of: login history is a range scan.
+CREATE TABLE membership (
+  account_id INTEGER NOT NULL,
+  window_id  INTEGER NOT NULL,
+  rank       INTEGER NOT NULL,
+  PRIMARY KEY (account_id, window_id)
+) WITHOUT ROWID;
+
+CREATE TABLE stats (
+  id   INTEGER PRIMARY KEY CHECK (id = 1),
+  json TEXT NOT NULL
+);
