@@ -105,3 +105,21 @@ def test_multiple_files_and_plain_json(tmp_path: Path) -> None:
         counts[b.source] = counts.get(b.source, 0) + len(b)
     assert counts == {str(plain): 2048, str(double): 2 * 1639}
     assert report.skipped == 0 and report.files == 2
+
+
+def test_sources_come_in_event_time_order_and_once(tmp_path: Path) -> None:
+    """GH Archive hours are not zero-padded: plain name order reads -10 before -2 and the watermark drops -2."""
+    hours = [f"2015-01-01-{h}.json.gz" for h in range(24)] + ["2015-01-02-0.json.gz"]
+    others = ["extra-part10.json", "extra-part2.json"]
+    for name in hours + others:
+        (tmp_path / name).write_bytes(b"")
+    in_time = [str(tmp_path / n) for n in hours] + [str(tmp_path / others[1]), str(tmp_path / others[0])]
+    assert expand_sources([str(tmp_path)]) == in_time
+    assert expand_sources([str(tmp_path / "*.json*")]) == in_time
+    h8, h12 = str(tmp_path / hours[8]), str(tmp_path / hours[12])
+    assert expand_sources([h12, h8]) == [h8, h12]  # the command line is put in time order too
+    assert expand_sources([h12, h8, "-"]) == [h8, h12, "-"] and expand_sources(["-", h12, h8]) == ["-", h8, h12]
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "latest.json.gz").symlink_to(tmp_path / hours[3])
+    again = [str(tmp_path / "sub" / "latest.json.gz"), str(tmp_path / "sub" / ".." / hours[3]), h12]
+    assert expand_sources([*again, str(tmp_path)]) == in_time  # one real file is read once, at its hour

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import sys
 import zlib
 from collections.abc import Iterator, Sequence
@@ -32,38 +33,78 @@ class GzipCorrupt(Exception):
 
 
 def expand_sources(specs: Sequence[str]) -> list[str]:
-    """Turn source specs into a list of concrete sources, in order.
+    """Turn source specs into a list of concrete sources, in event-time order.
 
-    A spec is a file, a folder (its event files by :data:`EVENT_SUFFIXES`, sorted by name so hourly files
-    come in time order), a glob (sorted matches), or ``-`` for stdin. Duplicates are kept
-    once, first position wins.
-    A spec that matches nothing raises :class:`ConfigError` naming it.
+    A spec is a file, a folder (its event files by :data:`EVENT_SUFFIXES`), a glob (its matching files), or
+    ``-`` for stdin. A spec that matches nothing raises :class:`ConfigError` naming it.
+
+    Order: all files, however they were named, are sorted together by :func:`source_order`: GH Archive hour
+    names (``YYYY-MM-DD-H``, hour not zero-padded, anywhere in the base name) by that hour, then every other
+    name in natural order (digit runs compare as numbers, so ``part2`` < ``part10``). Reading in that order
+    is what keeps the engine's watermark from passing hours still to come (plain name order puts ``-10``
+    before ``-2``). Stdin has no name to order by: it keeps its index in the list. A file named twice, also
+    through a symlink or another spelling of its path, is read once, at its first place in that order.
+    O(n log n) for n files.
     """
-    out: list[str] = []
+    found: list[str] = []
     for spec in specs:
         if spec == STDIN:
-            found = [STDIN]
+            matches = [STDIN]
         elif os.path.isdir(spec):
-            found = sorted(
+            matches = [
                 os.path.join(spec, name)
                 for name in os.listdir(spec)
                 if name.endswith(EVENT_SUFFIXES) and os.path.isfile(os.path.join(spec, name))
-            )
+            ]
         elif os.path.exists(spec):
-            found = [spec]
+            matches = [spec]
         elif glob.has_magic(spec):
-            found = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
+            matches = [p for p in glob.glob(spec, recursive=True) if os.path.isfile(p)]
         else:
-            found = []
-        if not found:
+            matches = []
+        if not matches:
             raise ConfigError(
                 f"source {spec!r}",
                 "an existing file, a folder with *.json[.gz] files, a glob matching files, or '-' for stdin",
                 spec,
                 "check the path (relative paths are resolved from the current directory)",
             )
-        out.extend(found)
-    return list(dict.fromkeys(out))
+        found.extend(matches)
+    out: list[str] = []
+    seen: set[str] = set()
+    for path in sorted((p for p in found if p != STDIN), key=source_order):
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            out.append(path)
+    if STDIN in found:
+        # its index among the distinct files named before it
+        before = found[: found.index(STDIN)]
+        out.insert(len({os.path.realpath(p) for p in before}), STDIN)
+    return out
+
+
+#: A GH Archive hour in a file name: ``2015-01-01-8`` (hour not zero-padded), not inside a longer number.
+_HOUR_NAME = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})-(\d{1,2})(?!\d)")
+_DIGIT_RUNS = re.compile(r"(\d+)")
+
+NaturalKey = tuple[str | int, ...]
+
+
+def _natural(text: str) -> NaturalKey:
+    """``text`` split into text and digit runs, the digit runs as numbers (split() puts them at odd indices,
+    so two keys never compare a number with a string)."""
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(_DIGIT_RUNS.split(text)))
+
+
+def source_order(path: str) -> tuple[int, tuple[int, ...], NaturalKey, NaturalKey, str]:
+    """Sort key of a source path: GH Archive hour names first, by (year, month, day, hour) of the first
+    ``YYYY-MM-DD-H`` in the base name, then names without one; ties (and the names without an hour) in
+    natural order of the base name, then of the whole path, then the path itself. O(len(path))."""
+    base = os.path.basename(path)
+    hour = _HOUR_NAME.search(base)
+    when = tuple(map(int, hour.groups())) if hour else ()
+    return int(hour is None), when, _natural(base), _natural(path), path
 
 
 def open_source(source: str) -> BinaryIO:
