@@ -15,7 +15,7 @@ import pytest
 
 import networkpulse.store.sqlite as sqlite_mod
 from networkpulse.errors import StoreBusyError, StoreError
-from networkpulse.store import Checkpoint, open_store
+from networkpulse.store import Checkpoint, InputPosition, open_store
 from tests.store.helpers import MINUTE, T0, window
 
 LOGINS = [f"user{i}" for i in range(60)]
@@ -62,14 +62,17 @@ def test_checkpoint_commits_with_its_windows(tmp_path, monkeypatch):
     store = open_store(url)
     assert store.checkpoint() is None
     engine = {"a": np.arange(5, dtype=np.int64), "b": np.array([[1, 2]], np.int32)}
-    store.write([window(0, [[1, 2, 3]])], LOGINS, {}, checkpoint=Checkpoint({"size_ms": 1}, {"pos": 1}, engine))
+    first = {"f1": InputPosition(10, False, 100, 7), "f2": InputPosition(3, True, 30, 8)}
+    store.write([window(0, [[1, 2, 3]])], LOGINS, {},
+                checkpoint=Checkpoint({"size_ms": 1}, {"pos": 1}, engine, first))
 
     def boom(stats):
         raise RuntimeError("crash after the windows")
 
     monkeypatch.setattr(sqlite_mod, "_stats_json", boom)
     with pytest.raises(RuntimeError):
-        store.write([window(1, [[1, 2, 3]])], LOGINS, {}, checkpoint=Checkpoint({"size_ms": 1}, {"pos": 2}, {}))
+        store.write([window(1, [[1, 2, 3]])], LOGINS, {},
+                    checkpoint=Checkpoint({"size_ms": 1}, {"pos": 2}, {}, {"f1": InputPosition(20, True, 100, 7)}))
     monkeypatch.undo()
     store.close()
     store = open_store(url, readonly=True)
@@ -77,6 +80,7 @@ def test_checkpoint_commits_with_its_windows(tmp_path, monkeypatch):
     assert got is not None and got.state == {"pos": 1} and got.config == {"size_ms": 1}
     assert set(got.engine) == {"a", "b"} and all(np.array_equal(got.engine[k], engine[k]) for k in engine)
     assert len(_bounds(store)) == 1
+    assert store.inputs() == first
     store.close()
 
 

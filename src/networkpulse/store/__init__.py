@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 
 from networkpulse.errors import ConfigError
-from networkpulse.store.base import Checkpoint, Store
+from networkpulse.store.base import Checkpoint, InputPosition, Store
 from networkpulse.store.sqlite import SQLiteStore
 
-__all__ = ["Checkpoint", "SQLiteStore", "Store", "check_store_url", "open_store"]
+__all__ = ["Checkpoint", "InputPosition", "SQLiteStore", "Store", "check_store_url", "open_store"]
 
 _EXPECTED = (
     "sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:///:memory: (postgresql://… later)"

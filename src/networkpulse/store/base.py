@@ -6,8 +6,8 @@ Read methods return JSON-ready dicts shaped exactly as in ``docs/api.md``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -16,18 +16,30 @@ from networkpulse.engine.types import Window
 Json = dict[str, Any]
 
 
+class InputPosition(NamedTuple):
+    """How far one source was consumed: events on lines <= ``line`` were applied; ``done``: read to its end.
+    ``size``/``mtime_ns`` identify the file as it was read (a rewritten file is not the same input)."""
+
+    line: int
+    done: bool
+    size: int
+    mtime_ns: int
+
+
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     """Where a writer stands, committed with the windows it produced: enough to resume exactly.
 
     ``config``: the window configuration (a store is continued only with the same one). ``state``: JSON-able
     input positions and cumulative counters (the pipeline's business). ``engine``: the window engine's open
-    state as named arrays (``WindowEngine.snapshot``).
+    state as named arrays (``WindowEngine.snapshot``). ``inputs``: the sources whose position changed since
+    the last checkpoint (the store keeps the others).
     """
 
     config: Json
     state: Json
     engine: Mapping[str, np.ndarray]
+    inputs: Mapping[str, InputPosition] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -53,6 +65,10 @@ class Store(Protocol):
 
     def checkpoint(self) -> Checkpoint | None:
         """The last committed checkpoint, or None."""
+        ...
+
+    def inputs(self) -> dict[str, InputPosition]:
+        """How far every source ever read was consumed."""
         ...
 
     def logins(self) -> list[str]:

@@ -64,3 +64,13 @@ CREATE TABLE checkpoint (
   state   TEXT NOT NULL,         -- JSON: input positions per source, cumulative counters
   engine  BLOB NOT NULL          -- numpy .npz of WindowEngine.snapshot()
 );
+
+-- How far each input source was consumed, committed with the windows (see Checkpoint.inputs): a rerun skips what
+-- was applied. One row per source ever read; only rows that changed are written.
+CREATE TABLE inputs (
+  source TEXT PRIMARY KEY,       -- the source's real path (and #loop for a time-shifted replay loop)
+  line   INTEGER NOT NULL,       -- events on lines <= this one were applied
+  done   INTEGER NOT NULL,       -- 1: read to its end
+  size   INTEGER NOT NULL,       -- the file's size and mtime when read: a changed file is read again
+  mtime_ns INTEGER NOT NULL
+) WITHOUT ROWID;

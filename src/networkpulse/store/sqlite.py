@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from networkpulse.engine.types import Window
 from networkpulse.errors import ConfigError, StoreBusyError, StoreError
-from networkpulse.store.base import Checkpoint
+from networkpulse.store.base import Checkpoint, InputPosition
 from networkpulse.store.codec import (
     STATS_DEFAULTS,
     WINDOW_COLUMNS,
@@ -342,6 +342,10 @@ class SQLiteStore:
         if self._retention is not None and self._count > self._retention:
             self._count -= self._trim(con, self._count - self._retention)
         if checkpoint is not None:
+            con.executemany(
+                "INSERT OR REPLACE INTO inputs (source, line, done, size, mtime_ns) VALUES (?, ?, ?, ?, ?)",
+                [(source, *position) for source, position in checkpoint.inputs.items()],
+            )
             con.execute(
                 "INSERT INTO checkpoint (id, config, state, engine) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
                 "SET config = excluded.config, state = excluded.state, engine = excluded.engine",
@@ -442,6 +446,12 @@ class SQLiteStore:
             return None
         return Checkpoint(json.loads(row[0]), json.loads(row[1]), decode_arrays(row[2]))
 
+    def inputs(self) -> dict[str, InputPosition]:
+        """How far every source was consumed (see :class:`~networkpulse.store.base.Checkpoint`). O(sources)."""
+        with self._snapshot() as con:
+            rows = con.execute("SELECT source, line, done, size, mtime_ns FROM inputs").fetchall()
+        return {source: InputPosition(line, bool(done), size, mtime) for source, line, done, size, mtime in rows}
+
     def logins(self) -> list[str]:
         """Every account's login, in account-id order. O(A)."""
         with self._snapshot() as con:
@@ -456,7 +466,7 @@ class SQLiteStore:
             con = self._con
             con.execute("BEGIN IMMEDIATE")
             try:
-                for table in ("membership", "clusters", "windows", "checkpoint", "stats"):
+                for table in ("membership", "clusters", "windows", "checkpoint", "stats", "inputs"):
                     con.execute(f"DELETE FROM {table}")
                 con.execute("COMMIT")
             except BaseException:
@@ -632,6 +642,10 @@ _MIGRATIONS = {
     CREATE TABLE checkpoint (
       id INTEGER PRIMARY KEY CHECK (id = 1), config TEXT NOT NULL, state TEXT NOT NULL, engine BLOB NOT NULL
     );
+    CREATE TABLE inputs (
+      source TEXT PRIMARY KEY, line INTEGER NOT NULL, done INTEGER NOT NULL, size INTEGER NOT NULL,
+      mtime_ns INTEGER NOT NULL
+    ) WITHOUT ROWID;
     UPDATE stats SET json = json_set(json, '$.windows', (SELECT count(*) FROM windows));
     """,
 }
