@@ -188,6 +188,11 @@ class WindowEngine:
             return []
         return self._close_until((self._max_time - self.config.lateness_ms) // slide)
 
+    @property
+    def watermark_ms(self) -> int | None:
+        """Newest event time seen minus the allowed lateness (None before any event)."""
+        return None if self._max_time is None else self._max_time - self.config.lateness_ms
+
     def late_mask(self, times_ms: I64) -> npt.NDArray[np.bool_]:
         """Which of ``times_ms`` the next :meth:`add` would drop as late (their pane is already closed). O(n)."""
         if self._next_pane is None:
