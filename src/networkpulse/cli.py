@@ -1,7 +1,9 @@
-"""``pulse``: the command line. Every flag is also an environment variable ``PULSE_<FLAG>``.
+"""``pulse``: the command line. Every flag is also an environment variable ``PULSE_<FLAG>``; a flag given on the
+command line wins over the variables.
 
-Exit status: 0 = done, nothing skipped; 3 = done, but some input was skipped (see the report and
-``--quarantine``); 1 = a fatal error (message on stderr); 2 = a bad flag.
+Exit status: 0 = done, nothing skipped; 3 = done, but some input was skipped or arrived late (see the report and
+``--quarantine``); 1 = a fatal error (message on stderr); 2 = a bad flag; 130 = stopped by Ctrl-C or SIGTERM
+(what was read is committed; the same command continues).
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,6 +29,7 @@ from networkpulse.errors import ConfigError, PulseError
 from networkpulse.settings import Settings, bundled_sources, parse_duration, parse_pace
 
 EXIT_SKIPPED = 3
+EXIT_INTERRUPTED = 130
 
 
 def _iso(ms: int) -> str:
@@ -100,16 +104,68 @@ def _window_config(window_ms: int, slide_ms: int, rolling: bool, lateness_ms: in
 def _sources(specs: Sequence[str]) -> tuple[str, ...]:
     from networkpulse.events import expand_sources
 
+    if "-" in specs and (sys.stdin is None or sys.stdin.closed):
+        raise PulseError("source '-': standard input is closed; pipe events into it (zcat hour.json.gz | pulse run -)"
+                         " or name files")
     return tuple(expand_sources(list(specs))) if specs else tuple(bundled_sources())
 
 
 class _Group(click.Group):
+    """Turns every error a user can cause or meet (ours, the file system's, a full disk) into one line on stderr
+    and exit status 1: never a traceback."""
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except PulseError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             ctx.exit(1)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.secho(f"error: {where}{exc.strerror or exc}", fg="red", err=True)
+            ctx.exit(1)
+
+
+def _store_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A store URL we can never use is a bad flag (exit 2); a file we cannot use is found when it is opened."""
+    from networkpulse.store import check_store_url
+
+    if value is not None:
+        try:
+            check_store_url(value)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc).split(": ", 1)[1]) from None
+    return value
+
+
+def _from_command_line(ctx: click.Context, *names: str) -> set[str]:
+    return {n for n in names if ctx.get_parameter_source(n) is click.core.ParameterSource.COMMANDLINE}
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) in (click.core.ParameterSource.COMMANDLINE,
+                                              click.core.ParameterSource.ENVIRONMENT)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """Ctrl-C and SIGTERM ask ``stop()`` for a clean end (commit and report); a second one aborts at once."""
+
+    def handler(signum: int, frame: Any) -> None:
+        if handler.asked:  # type: ignore[attr-defined]
+            raise KeyboardInterrupt
+        handler.asked = True  # type: ignore[attr-defined]
+        click.echo(f"\n{signal.Signals(signum).name}: stopping after the current batch and committing it "
+                   "(again to abort at once)", err=True)
+        stop()
+
+    handler.asked = False  # type: ignore[attr-defined]
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -128,8 +184,12 @@ def main() -> None:
 @main.command()
 @click.argument("sources", nargs=-1)
 @_window_options
-@click.option("--store", "store_url", default="sqlite:///pulse.db", show_default=True,
-              help="Where windows go: sqlite:///path.db (PostgreSQL is planned).", **_env("STORE"))
+@click.option("--store", "store_url", default="sqlite:///pulse.db", show_default=True, callback=_store_url,
+              help="Where windows go: sqlite:///path.db (PostgreSQL is planned). A store that holds windows is "
+                   "continued from its checkpoint (same window flags needed).", **_env("STORE"))
+@click.option("--start-over", is_flag=True, default=False,
+              help="Delete the store's windows and checkpoint first instead of continuing them.",
+              **_env("START_OVER"))
 @click.option("--speed", default=None, help="Replay at this speed-up of event time, e.g. 60x.", **_env("SPEED"))
 @click.option("--rate", default=None, help="Replay at this many events per second, e.g. 5000/s.", **_env("RATE"))
 @click.option("--as-fast-as-possible", "fast", is_flag=True, default=False,
@@ -142,41 +202,81 @@ def main() -> None:
 @click.option("--progress/--no-progress", default=None,
               help="Live progress display (default: on when stderr is a terminal).", **_env("PROGRESS"))
 def run(sources: tuple[str, ...], window_ms: int, slide_ms: int, rolling: bool, lateness_ms: int, min_size: int,
-        retention: int | None, quarantine: str | None, max_line_bytes: int, store_url: str, speed: str | None,
-        rate: str | None, fast: bool, loops: int, workers: int, progress: bool | None) -> None:
+        retention: int | None, quarantine: str | None, max_line_bytes: int, store_url: str, start_over: bool,
+        speed: str | None, rate: str | None, fast: bool, loops: int, workers: int, progress: bool | None) -> None:
     """Read GH Archive SOURCES (files, folders, globs, or - for stdin; default: the bundled hour), compute the
     connected components of every window and store them.
+
+    Sources are read in event-time order: GH Archive hour files (2015-01-01-9.json.gz) by the hour in their
+    name, other names in natural order. A store that holds windows is continued where it stopped: after a
+    crash, the same command goes on without repeating anything; with the next files of a stream (an hourly
+    job), the windows across the boundary come out as in one run. Input already consumed is not read again.
 
     \b
     Example: pulse run data/2015-*.json.gz --window 10m --slide 1m --store sqlite:///pulse.db
     """
     from networkpulse.pipeline import Pipeline
 
+    ctx = click.get_current_context()
+    on_line = _from_command_line(ctx, "speed", "rate", "fast")
+    if on_line:  # a pace given on the command line replaces one from the environment
+        speed, rate, fast = (v if n in on_line else None for n, v in (("speed", speed), ("rate", rate), ("fast", fast)))
     try:
-        pace = parse_pace(speed, rate, fast)
+        pace = parse_pace(speed, rate, bool(fast))
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+    if rolling and _given(ctx, "slide_ms"):
+        raise click.UsageError("--slide has no meaning with --rolling (a rolling window is emitted every --window); "
+                               "drop one of them")
     settings = Settings(
         sources=_sources(sources),
         window=_window_config(window_ms, slide_ms, rolling, lateness_ms, min_size),
         store_url=store_url, retention=retention, pace=pace, loops=loops, quarantine=quarantine,
-        max_line_bytes=max_line_bytes, workers=workers,
+        max_line_bytes=max_line_bytes, workers=workers, start_over=start_over,
     )
     show = sys.stderr.isatty() if progress is None else progress
     with _ProgressDisplay(show, settings) as display:
-        result = Pipeline(settings, on_progress=display.update).run()
+        pipeline = Pipeline(settings, on_progress=display.update)
+        try:
+            with _stop_on_signals(pipeline.stop):
+                result = pipeline.run()
+        except KeyboardInterrupt:
+            click.echo(f"aborted: the windows committed before stay in {settings.store_url}; the same command "
+                       "continues from there", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+    _summary(settings, result)
+    if result.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    if result.report.skipped:
+        sys.exit(EXIT_SKIPPED)
+
+
+def _summary(settings: Settings, result: Any) -> None:
     p = result.progress
+    if p.resumed:
+        skipped = f"; {p.skipped_sources} sources it had consumed were not read again" if p.skipped_sources else ""
+        click.echo(f"continued the stream stored in {settings.store_url} from its checkpoint{skipped}", err=True)
     click.echo(
         f"{p.windows} windows stored in {settings.store_url} · {p.events} events in {p.elapsed_s:.2f} s "
         f"({p.events_per_s:,.0f} events/s) · {p.interactions} interactions · filtered {p.filtered_share:.1%} · "
         f"late {p.late_events}",
         err=True,
     )
+    if result.interrupted:
+        click.echo("stopped early by a signal: everything above is committed; run the same command to continue",
+                   err=True)
     click.echo(result.report.summary(), err=True)
     for message in result.report.messages[:10]:
         click.echo(f"  skipped {message}", err=True)
-    if result.report.skipped:
-        sys.exit(EXIT_SKIPPED)
+    late = result.late
+    if late.count:
+        share = late.count / p.events if p.events else 1.0
+        click.secho(
+            f"late: {late.count} events ({share:.1%} of this run's events) arrived after the watermark had closed "
+            f"their windows and were not counted; the first at {late.first}. Give the sources in time order, or "
+            f"allow for disorder with --lateness (e.g. --lateness 1h)",
+            fg="yellow", err=True,
+        )
 
 
 class _ProgressDisplay:
@@ -220,7 +320,7 @@ class _ProgressDisplay:
 
 
 @main.command()
-@click.option("--store", "store_url", default="sqlite:///pulse.db", show_default=True,
+@click.option("--store", "store_url", default="sqlite:///pulse.db", show_default=True, callback=_store_url,
               help="The store to show (as written by `pulse run`).", **_env("STORE"))
 @_host
 @_port
@@ -228,7 +328,8 @@ def serve(store_url: str, host: str, port: int) -> None:
     """Serve the read-only API (/docs), the live feed and the web UI for a store."""
     from networkpulse.serve import run as run_server
 
-    run_server(store_url, host, port, ready=lambda url: click.echo(f"serving {store_url} at {url}/", err=True))
+    with _terminate_as_interrupt():
+        run_server(store_url, host, port, ready=lambda url: click.echo(f"serving {store_url} at {url}/", err=True))
 
 
 # ---------------------------------------------------------------------------------------------------- demo
@@ -237,7 +338,7 @@ def serve(store_url: str, host: str, port: int) -> None:
 @main.command()
 @_host
 @_port
-@click.option("--store", "store_url", default=None,
+@click.option("--store", "store_url", default=None, callback=_store_url,
               help="Store to write (default: a fresh SQLite file in a temporary folder).", **_env("STORE"))
 @click.option("--speed", default="120x", show_default=True, help="Speed-up of event time.", **_env("SPEED"))
 @_window
@@ -287,14 +388,33 @@ def demo(host: str, port: int, store_url: str | None, speed: str, window_ms: int
     worker = threading.Thread(target=work, name="pipeline", daemon=True)
     worker.start()
     try:
-        run_server(store_url, host, port, ready=ready)
+        with _terminate_as_interrupt():
+            run_server(store_url, host, port, ready=ready)
     finally:
         pipeline.stop()
-        worker.join(timeout=5)
+        worker.join(timeout=10)
+        p = pipeline.progress
+        kept = "temporary store removed" if tmp is not None else f"kept in {store_url}"
+        click.echo(f"demo stopped: {p.events:,} events replayed, {p.windows:,} windows written ({kept})", err=True)
         if tmp is not None:
             tmp.cleanup()
     if failure:
         raise failure[0]
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends a server like Ctrl-C: uvicorn shuts down gracefully, then re-raises the signal it caught,
+    whose default action would kill the process before its clean-up ran."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # ---------------------------------------------------------------------------------------------------- export
@@ -306,7 +426,12 @@ def export() -> None:
 
 
 def _output(path: str | None) -> contextlib.AbstractContextManager[TextIO]:
-    return open(path, "w", encoding="utf-8") if path else contextlib.nullcontext(sys.stdout)
+    if not path:
+        return contextlib.nullcontext(sys.stdout)
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise PulseError(f"--output {path}: cannot write there ({exc.strerror}); give a writable file path") from None
 
 
 @export.command("interactions")
@@ -340,7 +465,8 @@ def export_interactions(sources: tuple[str, ...], fmt: str, output: str | None, 
 
 
 @export.command("windows")
-@click.option("--store", "store_url", default="sqlite:///pulse.db", show_default=True, **_env("STORE"))
+@click.option("--store", "store_url", default="sqlite:///pulse.db", show_default=True, callback=_store_url,
+              **_env("STORE"))
 @click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True,
               **_env("FORMAT"))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="File to write (default: stdout).")

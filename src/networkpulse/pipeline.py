@@ -3,33 +3,47 @@
 events → venturi → (firehose pacing) → interning → engine → store. The store write path is batched: closed
 windows are buffered and written in one transaction every ``flush_windows`` windows or ``flush_s`` seconds,
 because replaying history closes hundreds of windows per second.
+
+Every write also commits a checkpoint: the engine's open state, how far each source was consumed and the
+cumulative counters. A run on a store that has one continues from it — after a crash (the same command again)
+or with the next files of a stream (an hourly job) — and ends with exactly the windows of one undisturbed run.
+The windows a run emits at its end, before the watermark passed them, are stored as *provisional*; the next run
+replaces them from the checkpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import dataclasses
 import itertools
 import multiprocessing
+import os
+import signal
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
+
+import numpy as np
 
 from networkpulse.engine import Interner, Window, WindowEngine
+from networkpulse.errors import PulseError, StoreError
 from networkpulse.events import InputReport
+from networkpulse.events.sources import STDIN
 from networkpulse.firehose import Pacer, replay
-from networkpulse.settings import Settings
-from networkpulse.store import open_store
+from networkpulse.settings import Settings, describe_window
+from networkpulse.store import Checkpoint, InputPosition, Store, open_store
 from networkpulse.venturi import FilterStats, read_interactions
 from networkpulse.venturi.types import InteractionBatch
 
 
 @dataclass(slots=True)
 class Progress:
-    """A snapshot for progress displays, updated after every batch."""
+    """A snapshot for progress displays, updated after every batch (this run's figures)."""
 
     events: int = 0
     interactions: int = 0
@@ -41,6 +55,8 @@ class Progress:
     last_window_end_ms: int | None = None
     elapsed_s: float = 0.0
     done: bool = False
+    resumed: bool = False  # this run continued from a checkpoint
+    skipped_sources: int = 0  # sources this store had consumed already, not read again
 
     @property
     def events_per_s(self) -> float:
@@ -48,14 +64,25 @@ class Progress:
 
 
 @dataclass(slots=True)
+class Late:
+    """Events this run dropped because their window had closed: how many and where the first one was."""
+
+    count: int = 0
+    first: str | None = None
+
+
+@dataclass(slots=True)
 class RunResult:
     progress: Progress
     report: InputReport
     filters: FilterStats
+    late: Late = dataclasses.field(default_factory=Late)
+    interrupted: bool = False
 
 
 class Pipeline:
-    """Runs :class:`Settings` end to end. ``run`` blocks; ``stop`` (from another thread) ends it cleanly."""
+    """Runs :class:`Settings` end to end. ``run`` blocks; ``stop`` (from another thread or a signal handler)
+    ends it cleanly: what was read is committed with a checkpoint, and the same command continues it."""
 
     def __init__(
         self,
@@ -76,42 +103,76 @@ class Pipeline:
         self.progress = Progress()
         self.report = InputReport()
         self.filters = FilterStats()
+        self.late = Late()
         self._stop = threading.Event()
         self._interner = Interner()
         self._engine = WindowEngine(settings.window)
+        self._base: dict[str, Any] = {}  # cumulative counters of the runs before this one on the store
+        self._inputs: dict[str, InputPosition] = {}  # how far each source was consumed, as in the store
+        self._changed: dict[str, InputPosition] = {}  # positions advanced since the last write
+        self._span_ms: int | None = None  # the time shift between replay loops, once known
 
     def stop(self) -> None:
         self._stop.set()
 
-    def _batches(self, quarantine: Any) -> Iterator[InteractionBatch]:
-        s = self.settings
-        batch_lines = self._batch_lines
-        self.report.quarantine = quarantine
+    # ------------------------------------------------------------------ reading
 
-        parallel = s.workers > 1 and len(s.sources) > 1 and s.pace.unpaced and not s.quarantine and "-" not in s.sources
+    def _batches(self, quarantine: IO[str] | None) -> Iterator[tuple[str, InteractionBatch]]:
+        """``(position key, batch)`` in stream order, skipping what the store has consumed already. The key
+        names the source in its replay loop (see :func:`_key`)."""
+        s = self.settings
+        self.report.quarantine = quarantine
+        parallel = s.workers > 1 and s.pace.unpaced and not s.quarantine and STDIN not in s.sources
+        loop = itertools.count()
+        current = [0]
 
         def read() -> Iterator[InteractionBatch]:
-            if parallel:
-                return self._read_parallel(batch_lines)
-            return read_interactions(
-                s.sources, self.report, self.filters, max_line_bytes=s.max_line_bytes, batch_lines=batch_lines
-            )
+            current[0] = next(loop)
+            todo = [(src, self._resume_line(src, current[0])) for src in s.sources]
+            todo = [(src, line) for src, line in todo if line is not None]
+            self.progress.skipped_sources += len(s.sources) - len(todo)
+            if parallel and len(todo) > 1:
+                return self._read_parallel(todo)
+            return self._read(todo)
 
         pacer = Pacer(s.pace)
-        for batch in replay(read, s.loops, s.window.size_ms):
+        for batch in replay(read, s.loops, s.window.size_ms, span_ms=self._span_ms, on_span=self._set_span):
             pacer.wait(batch)
-            yield batch
+            yield _key(batch.source, current[0]), batch
             if self._stop.is_set():
                 return
 
-    def _read_parallel(self, batch_lines: int) -> Iterator[InteractionBatch]:
+    def _set_span(self, span_ms: int) -> None:
+        self._span_ms = span_ms
+
+    def _resume_line(self, source: str, loop: int) -> int | None:
+        """Lines of ``source`` already applied (0: read it all), or None when it was consumed to its end."""
+        if source == STDIN:
+            return 0  # a pipe cannot be re-read; its input is applied as it comes
+        seen = self._inputs.get(_key(source, loop))
+        if seen is None:
+            return 0
+        size, mtime_ns = _identity(source)
+        if seen.done and (seen.size, seen.mtime_ns) == (size, mtime_ns):
+            return None
+        return seen.line  # an append-only file that grew goes on where it stopped
+
+    def _read(self, todo: list[tuple[str, int]]) -> Iterator[InteractionBatch]:
+        s = self.settings
+        return read_interactions(
+            [src for src, _ in todo], self.report, self.filters, max_line_bytes=s.max_line_bytes,
+            batch_lines=self._batch_lines, skip_lines={src: line for src, line in todo if line},
+        )
+
+    def _read_parallel(self, todo: list[tuple[str, int]]) -> Iterator[InteractionBatch]:
         """Parse files in ``workers`` processes (gunzip + decode + venturi are the CPU-heavy part), yielding
         each file's batches in source order. At most ``workers + 1`` files are in flight, so memory stays
         bounded by a few files' interactions; reports and filter counts are merged as files arrive."""
         s = self.settings
-        jobs = ((source, s.max_line_bytes, batch_lines) for source in s.sources)
+        jobs = ((source, line, s.max_line_bytes, self._batch_lines) for source, line in todo)
         # fork: workers need nothing but the parser, and fork starts them without re-importing anything.
-        with ProcessPoolExecutor(s.workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        with ProcessPoolExecutor(s.workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             inflight: deque[Future[tuple[list[InteractionBatch], InputReport, FilterStats]]] = deque()
             for job in itertools.islice(jobs, s.workers + 1):
                 inflight.append(pool.submit(_parse_file, *job))
@@ -127,19 +188,32 @@ class Pipeline:
                         future.cancel()
                     return
 
+    # ------------------------------------------------------------------ running
+
     def run(self) -> RunResult:
         s = self.settings
         store = open_store(s.store_url, retention=s.retention)
-        result = RunResult(self.progress, self.report, self.filters)
+        result = RunResult(self.progress, self.report, self.filters, self.late)
         pending: list[Window] = []
         started = last_flush = time.perf_counter()
         try:
             with contextlib.ExitStack() as stack:
-                quarantine = stack.enter_context(open(s.quarantine, "a", encoding="utf-8")) if s.quarantine else None
-                for batch in self._batches(quarantine):
+                quarantine = _open_quarantine(stack, s.quarantine)
+                if s.start_over:
+                    store.start_over()
+                self._resume(store)
+                current: tuple[str, str] | None = None
+                for key, batch in self._batches(quarantine):
+                    if current is None or key != current[0]:  # sources are read one by one: the last one is done
+                        self._finish(current)
+                        current = key, batch.source
+                    late = self._engine.late_mask(batch.event_times_ms)
+                    if late.any():
+                        self._report_late(batch, late)
                     src = self._interner.ids(batch.src)
                     dst = self._interner.ids(batch.dst)
                     closed = self._engine.add(src, dst, batch.created_at_ms, batch.event_times_ms)
+                    self._advance(key, batch)
                     pending += closed
                     now = time.perf_counter()
                     self._update(closed, now - started)
@@ -147,11 +221,16 @@ class Pipeline:
                         self._write(store, pending, now - started)
                         pending = []
                         last_flush = now
-                closed = self._engine.flush()
-                pending += closed
+                if not self._stop.is_set():
+                    self._finish(current)
+                result.interrupted = self._stop.is_set()
+                # The checkpoint is the state *before* the end-of-input flush: the next run continues from it
+                # and replaces the windows the flush emits, which later events may still change.
+                state = self._engine.snapshot()
+                tail = self._engine.flush()
                 now = time.perf_counter()
-                self._update(closed, now - started)
-                self._write(store, pending, now - started)
+                self._update(tail, now - started)
+                self._write(store, pending, now - started, provisional=tail, engine_state=state)
                 self.progress.done = True
                 if self.on_progress:
                     self.on_progress(self.progress)
@@ -159,12 +238,68 @@ class Pipeline:
             store.close()
         return result
 
+    def _resume(self, store: Store) -> None:
+        """Continue the store's stream: its interned accounts, engine state, input positions and counters."""
+        s = self.settings
+        self._interner = Interner()
+        self._interner.ids(store.logins())  # ids in account order: the interner of the run that wrote it
+        checkpoint = store.checkpoint()
+        if checkpoint is None:
+            if store.max_window_id() is not None:
+                raise StoreError(
+                    f"{s.store_url}: holds windows but no checkpoint to continue from (written by an older "
+                    "networkpulse); pass --start-over to replace its windows, or use another --store"
+                )
+            return
+        config = _config(s)
+        if checkpoint.config != config:
+            raise StoreError(
+                f"{s.store_url}: written with {describe_window(checkpoint.config)}, but this run asks for "
+                f"{describe_window(config)}; run with the store's settings to continue it, pass --start-over to "
+                "delete its windows and begin again, or use another --store"
+            )
+        self._engine = WindowEngine.restore(s.window, checkpoint.engine, len(self._interner))
+        self._base = checkpoint.state.get("totals", {})
+        self._span_ms = checkpoint.state.get("span_ms")
+        self._inputs = store.inputs()
+        self.progress.resumed = True
+
+    def _advance(self, key: str, batch: InteractionBatch) -> None:
+        if batch.source == STDIN or not len(batch.event_lines):
+            return
+        size, mtime_ns = _identity(batch.source)
+        self._changed[key] = self._inputs[key] = InputPosition(int(batch.event_lines[-1]), False, size, mtime_ns)
+
+    def _finish(self, current: tuple[str, str] | None) -> None:
+        """Mark ``(key, source)`` as read to its end."""
+        if current is None or current[1] == STDIN:
+            return
+        key, source = current
+        line = self._inputs[key].line if key in self._inputs else 0
+        size, mtime_ns = _identity(source)
+        self._changed[key] = self._inputs[key] = InputPosition(line, True, size, mtime_ns)
+
+    def _report_late(self, batch: InteractionBatch, late: np.ndarray) -> None:
+        """Record the events the engine is about to drop as late: counted, reported with file:line, sent to the
+        quarantine with reason ``late`` (the line itself is still in its file)."""
+        watermark = self._engine.watermark_ms
+        for line, ms in zip(batch.event_lines[late].tolist(), batch.event_times_ms[late].tolist(), strict=True):
+            self.report.add(
+                "late", batch.source, line,
+                f"event time {_iso(ms)} is behind the watermark {_iso(watermark)}: its window was closed",
+                raw=b"" if self.report.quarantine is not None else None,
+            )
+        n = int(late.sum())
+        if self.late.first is None:
+            self.late.first = f"{batch.source}:{int(batch.event_lines[late][0])}"
+        self.late.count += n
+
     def _update(self, closed: list[Window], elapsed: float) -> None:
         p = self.progress
         p.events = self.filters.events
         p.interactions = self.filters.interactions
         p.filtered_share = self.filters.filtered_share
-        p.late_events = self._engine.late_events
+        p.late_events = self.late.count
         p.skipped_lines = self.report.skipped
         p.elapsed_s = elapsed
         if closed:
@@ -173,27 +308,105 @@ class Pipeline:
         if self.on_progress:
             self.on_progress(p)
 
-    def _write(self, store: Any, windows: list[Window], elapsed: float) -> None:
-        self.progress.windows += len(windows)
+    def _totals(self) -> dict[str, Any]:
+        """Cumulative counters over every run on this store: the ones before this run plus this run's."""
+        base, f = self._base, self.filters
+        counters = ("events", "kept_events", "interactions", "actor_is_owner")
+        totals: dict[str, Any] = {name: base.get(name, 0) + getattr(f, name) for name in counters}
+        for name, mine in (("dropped", f.dropped), ("dropped_pairs", f.dropped_pairs), ("kinds", f.kinds),
+                           ("skipped_by_reason", self.report.by_reason)):
+            totals[name] = dict(Counter(base.get(name, {})) + Counter(mine))
+        totals["skipped_lines"] = base.get("skipped_lines", 0) + self.report.skipped
+        totals["late_events"] = self._engine.late_events
+        return totals
+
+    def _write(
+        self,
+        store: Store,
+        windows: list[Window],
+        elapsed: float,
+        *,
+        provisional: list[Window] | None = None,
+        engine_state: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        totals = self._totals()
+        events = totals["events"]
         stats = {
-            "events": self.filters.events,
-            "interactions": self.filters.interactions,
-            "kept_events": self.filters.kept_events,
-            "filtered_events": self.filters.events - self.filters.kept_events,
-            "filtered_share": round(self.filters.filtered_share, 4),
-            "dropped": dict(self.filters.dropped),
-            "late_events": self._engine.late_events,
-            "skipped_lines": self.report.skipped,
-            "windows": self.progress.windows,
+            "events": events,
+            "interactions": totals["interactions"],
+            "kept_events": totals["kept_events"],
+            "filtered_events": events - totals["kept_events"],
+            "filtered_share": round(1 - totals["kept_events"] / events, 4) if events else 0.0,
+            "dropped": totals["dropped"],
+            "late_events": totals["late_events"],
+            "skipped_lines": totals["skipped_lines"],
             "events_per_s": round(self.filters.events / elapsed, 1) if elapsed > 0 else 0.0,
         }
-        store.write(windows, self._interner.logins, stats)
+        state = {"totals": totals, "span_ms": self._span_ms}
+        checkpoint = Checkpoint(
+            _config(self.settings), state, engine_state if engine_state is not None else self._engine.snapshot(),
+            dict(self._changed),
+        )
+        store.write(windows, self._interner.logins, stats, checkpoint=checkpoint, provisional=provisional or ())
+        self._changed.clear()
+        self.progress.windows += len(windows) + len(provisional or ())
+
+
+def _config(settings: Settings) -> dict[str, Any]:
+    return dataclasses.asdict(settings.window)
+
+
+def _key(source: str, loop: int) -> str:
+    """The input position key of ``source`` in replay loop ``loop`` (a time-shifted loop is another input)."""
+    path = source if source == STDIN else os.path.realpath(source)
+    return path if loop == 0 else f"{path}#{loop}"
+
+
+def _identity(source: str) -> tuple[int, int]:
+    try:
+        st = os.stat(source)
+    except OSError:
+        return -1, -1
+    return st.st_size, st.st_mtime_ns
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+
+
+def _open_quarantine(stack: contextlib.ExitStack, path: str | None) -> IO[str] | None:
+    if not path:
+        return None
+    try:
+        return stack.enter_context(open(path, "a", encoding="utf-8"))
+    except OSError as exc:
+        raise PulseError(
+            f"--quarantine {path}: cannot write there ({exc.strerror}); give a writable file path"
+        ) from None
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Parsing workers get SIGKILL when the run dies, however it dies (Linux ``prctl``), and leave Ctrl-C and
+    SIGTERM to the parent, which stops them in order."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _parse_file(
-    source: str, max_line_bytes: int, batch_lines: int
+    source: str, skip_line: int, max_line_bytes: int, batch_lines: int
 ) -> tuple[list[InteractionBatch], InputReport, FilterStats]:
     """One file's interactions, report and filter counts (runs in a worker process)."""
     report, filters = InputReport(), FilterStats()
-    batches = list(read_interactions([source], report, filters, max_line_bytes=max_line_bytes, batch_lines=batch_lines))
+    batches = list(read_interactions([source], report, filters, max_line_bytes=max_line_bytes,
+                                     batch_lines=batch_lines, skip_lines={source: skip_line} if skip_line else {}))
     return batches, report, filters
+
+
+__all__ = ["Late", "Pipeline", "Progress", "RunResult"]

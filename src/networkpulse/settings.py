@@ -6,24 +6,45 @@ Every CLI flag is also an environment variable ``PULSE_<FLAG>`` (see ``pulse run
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
 from networkpulse.engine.types import WindowConfig
 from networkpulse.errors import ConfigError
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)?\s*$", re.IGNORECASE)
+# Units are lower case only: "10M" could mean months or mega-anything, so it is refused rather than guessed.
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)?\s*$")
 
 
 def parse_duration(text: str, what: str = "duration") -> int:
-    """``"10m"`` → 600000 ms. Units: ms, s, m (or min), h, d; a bare number means seconds."""
+    """``"10m"`` → 600000 ms. Units (lower case): ms, s, m (or min), h, d; a bare number means seconds."""
     match = _DURATION.match(str(text))
     if not match:
-        raise ConfigError(what, "a duration such as 30s, 10m, 1h or 500ms", text)
-    value, unit = float(match[1]), (match[2] or "s").lower()
+        raise ConfigError(what, "a duration such as 30s, 10m, 1h or 500ms (units ms, s, m, h, d in lower case)",
+                          text)
+    value, unit = float(match[1]), match[2] or "s"
     ms = round(value * _UNITS_MS[unit])
     return ms
+
+
+def format_duration(ms: int) -> str:
+    """The shortest spelling :func:`parse_duration` reads back: 600000 → ``"10m"``, 1500 → ``"1500ms"``."""
+    for unit in ("d", "h", "m", "s"):
+        if ms and ms % _UNITS_MS[unit] == 0:
+            return f"{ms // _UNITS_MS[unit]}{unit}"
+    return f"{ms}ms"
+
+
+def describe_window(config: Mapping[str, Any]) -> str:
+    """Window settings (a ``WindowConfig`` as a dict) as the flags that give them, for messages."""
+    flags = [f"--window {format_duration(config['size_ms'])}"]
+    flags.append("--rolling" if config["rolling"] else f"--slide {format_duration(config['slide_ms'])}")
+    flags.append(f"--lateness {format_duration(config['lateness_ms'])}")
+    flags.append(f"--min-size {config['min_size']}")
+    return " ".join(flags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +103,4 @@ class Settings:
     quarantine: str | None = None
     max_line_bytes: int = 16 << 20
     workers: int = 1  # parsing processes; > 1 parses several files at once (unpaced runs, no stdin/quarantine)
+    start_over: bool = False  # delete the store's windows and checkpoint first instead of continuing them
