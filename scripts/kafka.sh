@@ -91,6 +91,9 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=$DATA
 num.partitions=1
+# Topics are created on purpose, with their partition count (networkpulse.bus.create_topics): a typo must not
+# create one.
+auto.create.topics.enable=false
 # GH Archive records carry event times from years ago; time-based retention would delete fresh segments at once.
 log.retention.ms=-1
 # One node: every internal topic has one replica, and fewer partitions than the default 50 start faster.

@@ -1,0 +1,348 @@
+"""``kafka://HOST:PORT/TOPIC``: confluent-kafka sources, sinks and exactly-once links.
+
+Kafka does the distributed work: partitions spread a topic over workers, a consumer group shares them out and
+moves them to the survivors when a worker dies, and a transaction commits a worker's output together with its
+input offsets (KIP-447), so a crash loses and duplicates nothing. Each worker has a stable identity ``worker``:
+it is the consumer's ``group.instance.id`` (static membership: a restarted worker gets its partitions back without
+a rebalance) and part of the producer's ``transactional.id`` (``<group>.<worker>``: the restarted worker's
+``init_transactions`` aborts the open transaction of the one it replaces and fences it if it still runs).
+
+Batching is librdkafka's: ``consume`` returns up to thousands of messages in one call, ``produce`` only queues.
+Keys are partitioned with murmur2, as Java clients do, so every client puts a key on the same partition.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn, TypeVar
+
+from networkpulse.bus.base import (
+    DLQ_SUFFIX,
+    BusError,
+    BusUrl,
+    DecodeError,
+    FencedError,
+    Headers,
+    Message,
+    dead_letter_headers,
+)
+from networkpulse.errors import ConfigError, MissingExtraError
+
+try:
+    import confluent_kafka as ck
+    from confluent_kafka.admin import AdminClient, NewTopic
+except ImportError as exc:  # the [kafka] extra brings it
+    raise MissingExtraError("confluent-kafka", "kafka") from exc
+
+Config = Mapping[str, Any]
+T = TypeVar("T")
+
+START_HINT = "is a broker running there? Start one with: bash scripts/kafka.sh start"
+# A transaction open longer than this is aborted by the broker; it bounds how long a crashed worker's open
+# transaction holds back read_committed consumers when no replacement comes to abort it sooner.
+TRANSACTION_TIMEOUT_MS = 30_000
+# Static members keep their partitions this long after a crash, waiting for the same worker to come back.
+SESSION_TIMEOUT_MS = 10_000
+
+
+_LOG = logging.getLogger(__name__)
+
+
+def _servers(url: BusUrl) -> dict[str, Any]:
+    # librdkafka's own log (e.g. "coordinator load in progress: retrying" while a broker starts) goes to Python
+    # logging instead of stderr.
+    return {"bootstrap.servers": url.servers, "client.id": "networkpulse", "logger": _LOG}
+
+
+def _admin(url: BusUrl) -> Any:
+    return AdminClient(_servers(url))
+
+
+def check_topics(url: BusUrl, topics: Sequence[str], timeout_s: float = 10.0) -> dict[str, int]:
+    """Partition counts of ``topics``; :class:`BusError` when no broker answers or one of them does not exist."""
+    try:
+        metadata = _admin(url).list_topics(timeout=timeout_s)
+    except ck.KafkaException as exc:
+        raise BusError(f"{url}: no broker answered within {timeout_s:g} s ({exc.args[0]}); {START_HINT}") from None
+    missing = [t for t in topics if t not in metadata.topics]
+    if missing:
+        raise BusError(
+            f"{url}: topic {', '.join(missing)} does not exist on {url.servers}; create it with "
+            "networkpulse.bus.create_topics (the broker does not create topics on first use)"
+        )
+    return {t: len(metadata.topics[t].partitions) for t in topics}
+
+
+def create_topics(url: str, partitions: int, timeout_s: float = 30.0) -> None:
+    """Create the topic of ``url`` with ``partitions`` partitions and its one-partition ``.dlq`` topic.
+
+    Idempotent: existing topics are left as they are (their partition count included).
+    """
+    bus = BusUrl.parse(url)
+    if bus.scheme != "kafka":
+        raise ConfigError("create_topics URL", "kafka://HOST:PORT/TOPIC", url, "memory:// topics need no creation")
+    if partitions < 1:
+        raise ConfigError("partitions", "1 or more", partitions)
+    wanted = [NewTopic(bus.topic, partitions, 1), NewTopic(bus.topic + DLQ_SUFFIX, 1, 1)]
+    _create(bus, wanted, timeout_s)
+
+
+def _create(url: BusUrl, topics: list[Any], timeout_s: float) -> None:
+    # replication_factor=1 above suits the single-node broker of scripts/kafka.sh; a cluster's default is set by
+    # its default.replication.factor when the topics are created by an operator instead (see DEPLOY.md).
+    admin = _admin(url)  # held until the futures resolve: destroying it fails them
+    futures = admin.create_topics(topics, operation_timeout=timeout_s, request_timeout=timeout_s)
+    for name, future in futures.items():
+        try:
+            future.result()
+        except ck.KafkaException as exc:
+            if exc.args[0].code() != ck.KafkaError.TOPIC_ALREADY_EXISTS:
+                raise BusError(
+                    f"{url.with_topic(name)}: could not create the topic: {exc.args[0]}; {START_HINT}"
+                ) from None
+
+
+def _raise_for(url: object, what: str, exc: ck.KafkaException) -> NoReturn:
+    """Turn a client exception into the matching :class:`BusError`."""
+    err = exc.args[0]
+    if err.code() in (ck.KafkaError._FENCED, ck.KafkaError.PRODUCER_FENCED, ck.KafkaError.FENCED_INSTANCE_ID):
+        raise FencedError(
+            f"{url}: {what}: another worker took over this worker's identity ({err}); this one stops. Give every "
+            "concurrent worker of a stage its own --worker id"
+        ) from None
+    raise BusError(f"{url}: {what} failed: {err}; {START_HINT}") from None
+
+
+def _retry(call: Callable[[], T], attempts: int = 5) -> T:
+    """``call()``, retried while the client calls its error retriable."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except ck.KafkaException as exc:
+            if not exc.args[0].retriable() or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+class _Consumer:
+    """A group member reading one topic, read_committed, starting at the earliest offset of a new group."""
+
+    def __init__(self, url: BusUrl, group: str, extra: Config) -> None:
+        check_topics(url, [url.topic])
+        self.url = str(url)
+        self.topic = url.topic
+        self.consumer = ck.Consumer(
+            {
+                **_servers(url),
+                "group.id": group,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                # Never read what an aborted (or still open) transaction wrote.
+                "isolation.level": "read_committed",
+                "session.timeout.ms": SESSION_TIMEOUT_MS,
+                **extra,
+            }
+        )
+
+    def _messages(self, max_messages: int, timeout_s: float) -> list[Any]:
+        try:
+            batch = self.consumer.consume(max_messages, timeout_s)
+        except ck.KafkaException as exc:
+            _raise_for(self.url, "consume", exc)
+        out = []
+        for message in batch:
+            err = message.error()
+            if err is None:
+                out.append(message)
+            elif err.fatal() or err.code() in (ck.KafkaError.UNKNOWN_TOPIC_OR_PART, ck.KafkaError._UNKNOWN_TOPIC):
+                _raise_for(self.url, "consume", ck.KafkaException(err))
+            # Other errors are informational (a broker restarting, a partition moving): librdkafka retries them.
+        return out
+
+
+class KafkaSource(_Consumer):
+    """:class:`~networkpulse.bus.base.Source`: a consumer-group member of ``kafka://…/TOPIC``, at least once."""
+
+    def __init__(self, url: BusUrl, group: str, config: Config | None = None) -> None:
+        super().__init__(url, group, config or {})
+        self.consumer.subscribe([self.topic])
+
+    def poll(self, max_messages: int, timeout_s: float) -> Sequence[Message]:
+        return self._messages(max_messages, timeout_s)
+
+    def commit(self) -> None:
+        try:
+            self.consumer.commit(asynchronous=False)
+        except ck.KafkaException as exc:
+            if exc.args[0].code() != ck.KafkaError._NO_OFFSET:  # nothing consumed since the last commit
+                _raise_for(self.url, "commit", exc)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+class KafkaSink:
+    """:class:`~networkpulse.bus.base.Sink`: an idempotent producer (no duplicates from its own retries)."""
+
+    def __init__(self, url: BusUrl, config: Config | None = None) -> None:
+        check_topics(url, [url.topic])
+        self.url = str(url)
+        self.topic = url.topic
+        self.failures: list[str] = []
+        self.sent = 0
+        self.producer = ck.Producer(
+            {
+                **_servers(url),
+                "enable.idempotence": True,
+                "linger.ms": 5,
+                "partitioner": "murmur2_random",
+                # Delivery reports cost a Python call per message; only failures need one.
+                "delivery.report.only.error": True,
+                "on_delivery": self._failed,
+                **(config or {}),
+            }
+        )
+
+    def _failed(self, err: Any, message: Any) -> None:
+        self.failures.append(f"{err} (partition {message.partition()})")
+
+    def send(self, value: bytes, key: bytes | None = None, headers: Headers | None = None) -> None:
+        _produce(self.producer, self.topic, value, key, headers)
+        self.sent += 1
+        if self.sent % 10_000 == 0:
+            self.producer.poll(0)  # serve delivery reports so failures surface while sending, not only at flush
+
+    def flush(self, timeout_s: float = 60.0) -> None:
+        left = self.producer.flush(timeout_s)
+        if left or self.failures:
+            raise BusError(
+                f"{self.url}: {left} messages still unsent after {timeout_s:g} s, {len(self.failures)} failed "
+                f"({'; '.join(self.failures[:3]) or 'no error reported'}); {START_HINT}"
+            )
+
+    def close(self) -> None:
+        self.flush()
+
+
+def _produce(producer: Any, topic: str, value: bytes, key: bytes | None, headers: Headers | None) -> None:
+    while True:
+        try:
+            if headers:
+                producer.produce(topic, value, key, headers=list(headers))
+            else:
+                producer.produce(topic, value, key)
+            return
+        except BufferError:  # the local queue is full: let librdkafka send some, then retry
+            producer.poll(0.05)
+
+
+class KafkaLink(_Consumer):
+    """:class:`~networkpulse.bus.base.Link`: consume ``source``, produce ``sink``, exactly once by transactions.
+
+    Each :meth:`commit` is one transaction holding the messages sent since the last one and the offsets after
+    the messages polled since then. An aborted transaction rewinds the consumer to the first of those messages.
+    """
+
+    def __init__(
+        self, source: BusUrl, sink: BusUrl, group: str, worker: str, config: Config | None = None, timeout_s: float = 30
+    ) -> None:
+        if source.servers != sink.servers:
+            raise ConfigError(
+                "exactly-once link",
+                "source and sink on the same Kafka cluster (a transaction spans one cluster)",
+                f"{source} -> {sink}",
+            )
+        check_topics(sink, [sink.topic])
+        super().__init__(source, group, {"group.instance.id": worker, **(config or {})})
+        _create(source, [NewTopic(source.topic + DLQ_SUFFIX, 1, 1)], timeout_s)  # idempotent
+        self.url = f"{source} -> {sink}"
+        self.sink = sink.topic
+        self.timeout_s = timeout_s
+        self.first: dict[int, int] = {}  # partition → first offset polled in the open transaction
+        self.next: dict[int, int] = {}  # partition → offset after the last one polled
+        self.open = False
+        self.producer = ck.Producer(
+            {
+                **_servers(sink),
+                "transactional.id": f"{group}.{worker}",
+                "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
+                "linger.ms": 5,
+                "partitioner": "murmur2_random",
+            }
+        )
+        try:
+            # Before subscribing: aborts the open transaction of the worker we replace, so the offsets we are
+            # about to read from the group are the committed ones.
+            _retry(lambda: self.producer.init_transactions(timeout_s))
+        except ck.KafkaException as exc:
+            _raise_for(self.url, "init_transactions", exc)
+        self.consumer.subscribe([self.topic])
+
+    def poll(self, max_messages: int, timeout_s: float) -> Sequence[Message]:
+        batch = self._messages(max_messages, timeout_s)
+        first, following = self.first, self.next
+        for message in batch:
+            partition, offset = message.partition(), message.offset()
+            if partition not in first:
+                first[partition] = offset
+            following[partition] = offset + 1
+        return batch
+
+    def _begin(self) -> None:
+        if not self.open:
+            try:
+                self.producer.begin_transaction()
+            except ck.KafkaException as exc:
+                _raise_for(self.url, "begin_transaction", exc)
+            self.open = True
+
+    def send(self, value: bytes, key: bytes | None = None, headers: Headers | None = None) -> None:
+        self._begin()
+        _produce(self.producer, self.sink, value, key, headers)
+
+    def dead_letter(self, message: Message, error: DecodeError) -> None:
+        self._begin()
+        headers = dead_letter_headers(message, error)
+        _produce(self.producer, self.topic + DLQ_SUFFIX, message.value() or b"", message.key(), headers)
+
+    def commit(self) -> bool:
+        if not self.next and not self.open:
+            return True
+        self._begin()
+        offsets = [ck.TopicPartition(self.topic, p, o) for p, o in self.next.items()]
+        try:
+            metadata = self.consumer.consumer_group_metadata()
+            _retry(lambda: self.producer.send_offsets_to_transaction(offsets, metadata, self.timeout_s))
+            _retry(lambda: self.producer.commit_transaction(self.timeout_s))
+        except ck.KafkaException as exc:
+            if not exc.args[0].txn_requires_abort():
+                _raise_for(self.url, "commit_transaction", exc)
+            self._abort()
+            return False
+        self.open = False
+        self.first.clear()
+        self.next.clear()
+        return True
+
+    def _abort(self) -> None:
+        """Abort the open transaction and rewind to its first polled message on every partition."""
+        try:
+            self.producer.abort_transaction(self.timeout_s)
+        except ck.KafkaException as exc:
+            _raise_for(self.url, "abort_transaction", exc)
+        self.open = False
+        for partition, offset in self.first.items():
+            # A partition no longer ours after a rebalance needs no rewind: its new owner starts from the commit.
+            with contextlib.suppress(ck.KafkaException):
+                self.consumer.seek(ck.TopicPartition(self.topic, partition, offset))
+        self.first.clear()
+        self.next.clear()
+
+    def close(self) -> None:
+        """Abort what is not committed and leave; a static member's partitions wait for it until the session ends."""
+        if self.open:
+            self._abort()
+        self.consumer.close()
+        self.producer.flush(self.timeout_s)
