@@ -6,11 +6,17 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
+import sys
 import tracemalloc
 import zlib
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from networkpulse.events import InputReport, iter_event_batches
+from networkpulse.venturi import FilterStats, read_interactions
 
 DATA = Path(__file__).resolve().parents[3] / "shared/data/gharchive"
 GOOD = (
@@ -151,3 +157,99 @@ def test_not_gzip_and_missing_file_do_not_stop_the_stream(tmp_path: Path) -> Non
     assert report.messages[0].startswith(f"{fake}: not_gzip")
     assert report.messages[1] == f"{missing}: unreadable: No such file or directory"
     assert report.errors[1].line is None
+
+
+def test_bad_lines_keep_the_line_numbers_of_the_good_ones(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.json"
+    path.write_bytes(b"\n".join([good(1), b"{oops", b"", good(4), b"  ", good(6)]))
+    report = InputReport()
+    lines = [n for b in iter_event_batches([str(path)], report) for n in b.lines.tolist()]
+    assert lines == [1, 4, 6] and report.messages[0].startswith(f"{path}:2: malformed_json")
+
+
+def deep(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize("where", ["skipped_field", "payload", "last_line"])
+def test_json_nested_too_deep_is_a_malformed_line(tmp_path: Path, where: str) -> None:
+    """msgspec raises RecursionError (not DecodeError) past ~1000 levels, even in a field it skips."""
+    nested = good(2).replace(b'"created_at"', b'"zz":' + deep(5000) + b',"created_at"')
+    if where == "payload":
+        user = b'{"login":"u","deep":' + deep(100_000) + b"}"  # skipped, under fields that are decoded
+        nested = good(2).replace(b'"repo"', b'"payload":{"pull_request":{"user":' + user + b'}},"repo"')
+    lines = [good(1), nested, good(3)] if where != "last_line" else [good(1), good(3), nested]
+    path = tmp_path / "deep.json"
+    path.write_bytes(b"\n".join(lines))
+    quarantine = io.StringIO()
+    report = InputReport()
+    got = [(e.id, int(n)) for b in iter_event_batches([str(path)], report, quarantine=quarantine)
+           for e, n in zip(b.events, b.lines, strict=True)]
+    bad = 2 if where != "last_line" else 3
+    assert got == ([("1", 1), ("3", 3)] if bad == 2 else [("1", 1), ("3", 2)])
+    assert report.by_reason == {"malformed_json": 1}
+    assert report.messages[0].startswith(f"{path}:{bad}: malformed_json: ") and "deep" in report.messages[0]
+    assert json.loads(quarantine.getvalue())["line"] == bad
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_utf8_bom_at_the_start_is_not_a_bad_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 compress: bool) -> None:
+    data = b"\xef\xbb\xbf" + b"\n".join([good(1), good(2)]) + b"\n"
+    data = gzip.compress(data) if compress else data
+    path = tmp_path / ("bom.json.gz" if compress else "bom.json")
+    path.write_bytes(data)
+    ids, report = read([path])
+    assert ids == ["1", "2"] and report.skipped == 0
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    ids, report = read(["-"])
+    assert ids == ["1", "2"] and report.skipped == 0
+
+
+def poisoned(tmp_path: Path, when: bytes, at: int | None) -> tuple[Path, bytes, int]:
+    """The real 2015 hour with a copy of one of its events, dated ``when``, inserted as line ``at`` (None: last,
+    without a newline, so it is decoded alone at the end of the stream)."""
+    text = gzip.decompress((DATA / "2015-01-01-12.json.gz").read_bytes()).split(b"\n")[:-1]
+    line = re.sub(rb'"created_at":"[^"]*"', b'"created_at":"' + when + b'"', text[4321])
+    line = line.replace(b'"id":"', b'"id":"poison')
+    at = len(text) + 1 if at is None else at
+    text.insert(at - 1, line)
+    path = tmp_path / "2015-01-01-12.json.gz"
+    path.write_bytes(gzip.compress(b"\n".join(text)))
+    return path, line, at
+
+
+@pytest.mark.parametrize("when", [b"9999-12-31T23:59:59Z", b"2030-06-01T00:00:00Z", b"2006-01-01T00:00:00Z",
+                                  b"2015-01-01T15:00:00+00:00"])
+@pytest.mark.parametrize("at", [4000, None])
+def test_one_poisoned_timestamp_is_skipped_alone(tmp_path: Path, when: bytes, at: int | None) -> None:
+    """One event dated far ahead would move the engine's watermark and drop the rest of the hour as late."""
+    path, line, at = poisoned(tmp_path, when, at)
+    quarantine = io.StringIO()
+    report, stats = InputReport(), FilterStats()
+    got = list(read_interactions([str(path)], report, stats, quarantine=quarantine))
+    assert report.by_reason == {"implausible_time": 1} and report.skipped == 1
+    assert report.messages[0].startswith(f"{path}:{at}: implausible_time: created_at ")
+    assert json.loads(quarantine.getvalue()) == {
+        "source": str(path), "line": at, "reason": report.errors[0].reason, "raw": line.decode()
+    }
+    want = list(read_interactions([str(DATA / "2015-01-01-12.json.gz")], InputReport(), FilterStats()))
+    assert stats.events == report.events == 8273
+    assert [ev for b in got for ev in zip(b.src, b.dst, b.kind, b.event_id, b.created_at_ms.tolist(), strict=True)] \
+        == [ev for b in want for ev in zip(b.src, b.dst, b.kind, b.event_id, b.created_at_ms.tolist(), strict=True)]
+    assert np.concatenate([b.event_times_ms for b in got]).tolist() \
+        == np.concatenate([b.event_times_ms for b in want]).tolist()
+    lines = np.concatenate([b.event_lines for b in got])
+    assert at not in lines and len(lines) == 8273
+
+
+def test_max_skew_ms_sets_how_far_ahead_is_implausible(tmp_path: Path) -> None:
+    path, _, _ = poisoned(tmp_path, b"2015-01-01T15:30:00Z", 100)  # ~3 h after the events around it
+    assert read([path])[1].by_reason == {"implausible_time": 1}
+    assert read([path], max_skew_ms=4 * 3_600_000)[1].skipped == 0
+
+
+def test_years_between_files_are_not_implausible() -> None:
+    report = InputReport()
+    n = sum(len(b) for b in iter_event_batches([str(p) for p in sorted(DATA.glob("*.json.gz"))], report))
+    assert report.skipped == 0 and n == 1639 + 6851 + 7119 + 8273 + 2048

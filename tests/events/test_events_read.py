@@ -123,3 +123,27 @@ def test_sources_come_in_event_time_order_and_once(tmp_path: Path) -> None:
     (tmp_path / "sub" / "latest.json.gz").symlink_to(tmp_path / hours[3])
     again = [str(tmp_path / "sub" / "latest.json.gz"), str(tmp_path / "sub" / ".." / hours[3]), h12]
     assert expand_sources([*again, str(tmp_path)]) == in_time  # one real file is read once, at its hour
+
+
+def test_each_event_knows_its_line(tmp_path: Path) -> None:
+    """EventBatch.lines: the 1-based line of every event, exact across chunks, batches, blank and CRLF lines."""
+    text = gzip.decompress((DATA / "2015-01-01-12.json.gz").read_bytes()).split(b"\n")[:-1]
+    rows: list[bytes] = []
+    want: list[int] = []
+    for i, line in enumerate(text):
+        if i % 997 == 5:
+            rows += [b"", b" \t\r"]  # blank and whitespace-only lines are not events, but they are lines
+        rows.append(line + b"\r" if i % 3 == 0 else line)
+        want.append(len(rows))
+    path = tmp_path / "spaced.json.gz"
+    path.write_bytes(gzip.compress(b"\n".join(rows)))  # no newline after the last line
+    report = InputReport()
+    batches = list(iter_event_batches([str(path)], report, batch_lines=1000))
+    assert report.skipped == 0 and sum(len(b) for b in batches) == len(text)
+    for b in batches:
+        assert b.lines.dtype == np.int64 and len(b.lines) == len(b.events)
+    lines = np.concatenate([b.lines for b in batches])
+    assert lines.tolist() == want
+    # the event on each reported line is the one written there
+    ids = [ev.id for b in batches for ev in b.events]
+    assert all(f'"id":"{i}"'.encode() in rows[n - 1] for i, n in zip(ids, lines.tolist(), strict=True))

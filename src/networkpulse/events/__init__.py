@@ -12,11 +12,14 @@ from networkpulse.events.gharchive import (
     Repository,
     iter_event_batches,
 )
+from networkpulse.events.plausible import DEFAULT_MAX_SKEW_MS, GITHUB_EPOCH_MS
 from networkpulse.events.report import REASONS, InputReport
 from networkpulse.events.sources import expand_sources
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
+    "DEFAULT_MAX_SKEW_MS",
+    "GITHUB_EPOCH_MS",
     "REASONS",
     "Authored",
     "EventBatch",

@@ -4,18 +4,24 @@ One decoder covers every era (see docs/interactions.md): msgspec decodes only th
 :class:`RawEvent` and skips the rest without building objects for them, which is what makes it ~10× faster
 than ``json.loads``. Fields whose type changed across eras are unions (``actor``: login string in the
 2012–2014 timeline, object later; ``payload.member``: string in 2011, object later; ``payload.issue``: id
-number before 2015, object after).
+number before 2015, object after). Fields read only to recover a missing repository owner (``payload.repo``,
+``url``, ``repository.name``) are kept as :class:`msgspec.Raw`: any JSON value is accepted there, so an odd
+type in a field we rarely need never costs the whole event, and they are decoded only when needed.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Annotated
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 
+from networkpulse.events.plausible import DEFAULT_MAX_SKEW_MS, TimeCheck
 from networkpulse.events.report import QUARANTINE_HEAD_BYTES, InputReport
 from networkpulse.events.sources import (
     GZIP_MAGIC,
@@ -49,9 +55,11 @@ class Repo(msgspec.Struct, gc=False):
 
 
 class Repository(msgspec.Struct, gc=False):
-    """Timeline (2012–2014) ``repository``; ``owner`` is a login string (sometimes ``""``)."""
+    """Timeline (2012–2014) ``repository``; ``owner`` is a login string (sometimes ``""``: then venturi reads the
+    owner in the event's ``url`` when that names this repository)."""
 
     owner: str | None = None
+    name: msgspec.Raw = msgspec.Raw()  # empty when absent
 
 
 class Payload(msgspec.Struct, gc=False):
@@ -61,6 +69,7 @@ class Payload(msgspec.Struct, gc=False):
     issue: int | Authored | None = None
     member: str | Login | None = None
     target: Login | None = None
+    repo: msgspec.Raw = msgspec.Raw()  # 2011–2012: "owner/name", also where repo.name is "/"
 
 
 class RawEvent(msgspec.Struct, gc=False):
@@ -73,20 +82,32 @@ class RawEvent(msgspec.Struct, gc=False):
     repo: Repo | None = None
     repository: Repository | None = None
     payload: Payload | None = None
+    url: msgspec.Raw = msgspec.Raw()  # 2012–2014 timeline: the event's html URL
 
 
 @dataclass(slots=True)
 class EventBatch:
-    """Decoded events of one source, in file order."""
+    """Decoded events of one source, in file order, with where and when each one is.
+
+    ``lines[i]`` is the 1-based line of ``events[i]`` in ``source`` (blank lines count, as an editor counts
+    them); ``times_ms[i]`` its ``created_at`` as UTC epoch milliseconds. Both are int64 and as long as
+    ``events``.
+    """
 
     source: str
     events: list[RawEvent]
+    lines: npt.NDArray[np.int64]
+    times_ms: npt.NDArray[np.int64]
 
     def __len__(self) -> int:
         return len(self.events)
 
 
 _DECODER = msgspec.json.Decoder(RawEvent)
+#: UTF-8 byte order mark: some tools write it before the first line; it is not JSON and not part of the event.
+BOM = b"\xef\xbb\xbf"
+#: JSON's whitespace; decode_lines skips lines made only of these, so such lines are not events.
+_JSON_SPACE = np.frombuffer(b" \t\r\n", np.uint8)
 
 
 class _LineReader:
@@ -94,21 +115,43 @@ class _LineReader:
 
     Lines are decoded a chunk at a time with ``decode_lines`` (one C call for ~450 events); only a chunk
     that fails is re-decoded line by line to find and report its bad lines, so the common path has no
-    per-line Python.
+    per-line Python. Every decoded chunk then passes :class:`~networkpulse.events.plausible.TimeCheck`.
     """
 
-    def __init__(self, source: str, report: InputReport, max_line_bytes: int, quarantine: IO[str] | None):
+    def __init__(
+        self, source: str, report: InputReport, max_line_bytes: int, quarantine: IO[str] | None, times: TimeCheck
+    ) -> None:
         self.source = source
         self.report = report
         self.max_line_bytes = max_line_bytes
         self.quarantine = quarantine
+        self.times = times
         self.lines_done = 0  # lines fully consumed; the next line is lines_done + 1
         self.pending = b""  # the incomplete last line of the chunks seen so far
+        self.at_start = True  # no byte seen yet that rules out a BOM
         self.skip_head: bytes | None = None  # head of an overlong line being skipped, else None
         self.skip_bytes = 0
         self.out: list[RawEvent] = []
+        self.out_lines: list[npt.NDArray[np.int64]] = []
+        self.out_times: list[npt.NDArray[np.int64]] = []
+
+    def take(self) -> tuple[list[RawEvent], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+        """The events decoded since the last call, with their lines and times; None if there are none."""
+        if not self.out:
+            return None
+        out = self.out, _concat(self.out_lines), _concat(self.out_times)
+        self.out, self.out_lines, self.out_times = [], [], []
+        return out
 
     def feed(self, chunk: bytes) -> None:
+        if self.at_start:
+            # The BOM can be split over chunks (a plain file's first chunk is its 2 sniffed bytes).
+            head = self.pending + chunk
+            if len(head) < len(BOM) and BOM.startswith(head):
+                self.pending = head
+                return
+            self.at_start = False
+            self.pending, chunk = b"", head.removeprefix(BOM)
         if self.skip_head is not None:
             nl = chunk.find(b"\n")
             if nl < 0:
@@ -166,21 +209,35 @@ class _LineReader:
     def _decode(self, buf: bytes) -> None:
         """Decode the whole lines ``buf``; O(len(buf)). Per-line decoding only for a chunk with a bad line."""
         first = self.lines_done + 1
-        self.lines_done += buf.count(b"\n") + (not buf.endswith(b"\n"))
+        count = buf.count(b"\n") + (not buf.endswith(b"\n"))
+        self.lines_done += count
+        events: list[RawEvent] | None = None
         if len(buf) <= self.max_line_bytes:
-            try:
-                self.out.extend(_DECODER.decode_lines(buf))
-                return
-            except msgspec.DecodeError:
-                pass
+            # RecursionError: JSON nested ~1000 deep anywhere in a line, even in a skipped field
+            with contextlib.suppress(msgspec.DecodeError, RecursionError):
+                events = _DECODER.decode_lines(buf)
+        if events is None:
+            events, lines = self._decode_each(buf, first)
+        elif len(events) == count:  # no blank line: the common case costs no scan of the buffer
+            lines = np.arange(first, first + count, dtype=np.int64)
+        else:
+            lines = _event_lines(buf, first)
+        if events:
+            self._accept(events, lines, buf, first)
+
+    def _decode_each(self, buf: bytes, first: int) -> tuple[list[RawEvent], npt.NDArray[np.int64]]:
+        """Decode ``buf`` line by line, reporting each bad line; the events and their line numbers."""
+        events: list[RawEvent] = []
+        lines: list[int] = []
         for offset, line in enumerate(buf.split(b"\n")):
             if not line.strip():
                 continue
+            where = first + offset
             if len(line) > self.max_line_bytes:
                 self.report.add(
                     "line_too_long",
                     self.source,
-                    first + offset,
+                    where,
                     f"{len(line)} bytes > max_line_bytes {self.max_line_bytes}; skipped",
                     line[:QUARANTINE_HEAD_BYTES],
                     len(line),
@@ -188,25 +245,63 @@ class _LineReader:
                 )
                 continue
             try:
-                self.out.append(_DECODER.decode(line))
+                events.append(_DECODER.decode(line))
+                lines.append(where)
             except msgspec.ValidationError as exc:
-                self.report.add("wrong_shape", self.source, first + offset, str(exc), line,
-                                quarantine=self.quarantine)
+                self.report.add("wrong_shape", self.source, where, str(exc), line, quarantine=self.quarantine)
             except msgspec.DecodeError as exc:
-                self.report.add("malformed_json", self.source, first + offset, str(exc), line,
+                self.report.add("malformed_json", self.source, where, str(exc), line, quarantine=self.quarantine)
+            except RecursionError:
+                detail = "JSON nested too deep to decode (past the ~1000-level recursion limit); expected an event"
+                self.report.add("malformed_json", self.source, where, detail, line, quarantine=self.quarantine)
+        return events, np.array(lines, dtype=np.int64)
+
+    def _accept(self, events: list[RawEvent], lines: npt.NDArray[np.int64], buf: bytes, first: int) -> None:
+        """Keep the events of one decoded chunk whose time is plausible; report the others with their raw line."""
+        times = np.rint(np.array([ev.created_at.timestamp() for ev in events], np.float64) * 1000.0).astype(np.int64)
+        bad = self.times.implausible(times)
+        if bad is not None:
+            raw = buf.split(b"\n")
+            for i in np.flatnonzero(bad).tolist():
+                where = int(lines[i])
+                detail = self.times.explain(events[i].created_at, int(times[i]))
+                self.report.add("implausible_time", self.source, where, detail, raw[where - first],
                                 quarantine=self.quarantine)
+            keep = ~bad
+            events = [ev for ev, ok in zip(events, keep.tolist(), strict=True) if ok]
+            lines, times = lines[keep], times[keep]
+        self.times.accepted(times)
+        self.out.extend(events)
+        self.out_lines.append(lines)
+        self.out_times.append(times)
+
+
+def _event_lines(buf: bytes, first: int) -> npt.NDArray[np.int64]:
+    """Line numbers of the lines of ``buf`` that hold more than JSON whitespace (those decode_lines decodes),
+    numbering from ``first``. Numpy over the buffer, O(len(buf)); only for chunks with blank lines."""
+    data = np.frombuffer(buf, np.uint8)
+    solid = np.concatenate(([0], np.cumsum(~np.isin(data, _JSON_SPACE), dtype=np.int64)))
+    ends = np.flatnonzero(data == 10)
+    if not buf.endswith(b"\n"):
+        ends = np.append(ends, len(buf))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    return first + np.flatnonzero(solid[ends] > solid[starts]).astype(np.int64)
+
+
+def _concat(parts: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _iter_source(
-    source: str, report: InputReport, max_line_bytes: int, quarantine: IO[str] | None
-) -> Iterator[list[RawEvent]]:
-    """Yield the decoded events of one source, a chunk (~1 MiB of JSON) at a time."""
+    source: str, report: InputReport, max_line_bytes: int, quarantine: IO[str] | None, times: TimeCheck
+) -> Iterator[tuple[list[RawEvent], npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """Yield the decoded events of one source with their lines and times, a chunk (~1 MiB of JSON) at a time."""
     try:
         stream = open_source(source)
     except OSError as exc:
         report.add("unreadable", source, None, exc.strerror or str(exc))
         return
-    reader = _LineReader(source, report, max_line_bytes, quarantine)
+    reader = _LineReader(source, report, max_line_bytes, quarantine, times)
     try:
         first = stream.read(2)
         gzipped = first == GZIP_MAGIC
@@ -219,10 +314,9 @@ def _iter_source(
         try:
             for chunk in iter_chunks(stream, first, gzipped):
                 reader.feed(chunk)
-                if reader.out:
-                    report.events += len(reader.out)
-                    yield reader.out
-                    reader.out = []
+                if (out := reader.take()) is not None:
+                    report.events += len(out[0])
+                    yield out
         except GzipTruncated as exc:
             cut = f"truncated_gzip: {exc}; the lines before it were kept"
         except GzipCorrupt as exc:
@@ -230,9 +324,9 @@ def _iter_source(
         except OSError as exc:
             cut = f"unreadable: {exc}"
         reader.finish(cut)
-        if reader.out:
-            report.events += len(reader.out)
-            yield reader.out
+        if (out := reader.take()) is not None:
+            report.events += len(out[0])
+            yield out
     finally:
         if source != STDIN:
             stream.close()
@@ -245,22 +339,38 @@ def iter_event_batches(
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     quarantine: IO[str] | None = None,
     batch_lines: int = 4096,
+    max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
 ) -> Iterator[EventBatch]:
     """Stream the events of ``sources`` (from :func:`expand_sources`) in batches of about ``batch_lines``.
 
     Never raises for bad input: a missing file, a non-gzip ``.gz``, a truncated or corrupt gzip stream, a
-    malformed or wrongly shaped line and a line over ``max_line_bytes`` are each recorded in ``report``
-    (file:line, 1-based, and reason) and, for lines, written to ``quarantine``; everything else goes on.
-    A batch never mixes sources. O(total bytes) time; memory O(batch + 1 MiB), also for overlong lines.
+    malformed (also: nested too deep) or wrongly shaped line, a line over ``max_line_bytes`` and an event
+    whose time is implausible (more than ``max_skew_ms`` ahead of the events around it, or before GitHub:
+    see :class:`~networkpulse.events.plausible.TimeCheck`) are each recorded in ``report`` (file:line,
+    1-based, and reason) and, for lines, written to ``quarantine``; everything else goes on. A UTF-8 BOM
+    before the first line is dropped. A batch never mixes sources. O(total bytes) time; memory O(batch +
+    1 MiB), also for overlong lines.
     """
     if batch_lines < 1:
         raise ValueError("batch_lines must be >= 1")
     for source in sources:
-        acc: list[RawEvent] = []
-        for events in _iter_source(source, report, max_line_bytes, quarantine):
-            acc.extend(events) if acc else (acc := events)
-            while len(acc) >= batch_lines:
-                yield EventBatch(source, acc[:batch_lines])
-                acc = acc[batch_lines:]
-        if acc:
-            yield EventBatch(source, acc)
+        times = TimeCheck(max_skew_ms)  # per source: years between files are legal, only a jump inside one is not
+        events: list[RawEvent] = []
+        lines: list[npt.NDArray[np.int64]] = []
+        stamps: list[npt.NDArray[np.int64]] = []
+        held = 0
+        for part, part_lines, part_times in _iter_source(source, report, max_line_bytes, quarantine, times):
+            events.extend(part) if events else (events := part)
+            lines.append(part_lines)
+            stamps.append(part_times)
+            held += len(part)
+            if held >= batch_lines:
+                all_lines, all_times = _concat(lines), _concat(stamps)
+                start = 0
+                while held - start >= batch_lines:
+                    end = start + batch_lines
+                    yield EventBatch(source, events[start:end], all_lines[start:end], all_times[start:end])
+                    start = end
+                events, lines, stamps, held = events[start:], [all_lines[start:]], [all_times[start:]], held - start
+        if held:
+            yield EventBatch(source, events, _concat(lines), _concat(stamps))

@@ -14,6 +14,12 @@ REASONS = (
     "malformed_json",  # the line is not JSON (syntax error, invalid UTF-8, binary garbage)
     "wrong_shape",  # valid JSON, but a needed field is missing or has the wrong type
     "line_too_long",  # longer than max_line_bytes; skipped while streaming, never held in memory whole
+    # a time far ahead of the events around it, or before GitHub existed (events/plausible.py): one such event
+    # would move the engine's watermark and drop the rest of its hour as late
+    "implausible_time",
+    # an actor or counterpart login with a control, format or whitespace character (never in a GitHub login;
+    # found by venturi, which resolves the logins; the store could not hold such a name)
+    "bad_login",
     "truncated_gzip",  # the gzip stream ends before its end marker; the lines before it were kept
     "corrupt_gzip",  # the gzip stream holds invalid deflate data or a bad checksum
     "not_gzip",  # a file named *.gz whose first bytes are not the gzip magic

@@ -45,7 +45,8 @@ class Pacer:
 
 
 def shifted(batch: InteractionBatch, offset_ms: int) -> InteractionBatch:
-    """The same batch ``offset_ms`` later in event time (a loop of the replay)."""
+    """The same batch ``offset_ms`` later in event time (a loop of the replay); where each event came from
+    (``source``, ``event_lines``) is unchanged."""
     if not offset_ms:
         return batch
     return InteractionBatch(
@@ -56,6 +57,8 @@ def shifted(batch: InteractionBatch, offset_ms: int) -> InteractionBatch:
         created_at_ms=batch.created_at_ms + np.int64(offset_ms),
         event_id=batch.event_id,
         event_times_ms=batch.event_times_ms + np.int64(offset_ms),
+        source=batch.source,
+        event_lines=batch.event_lines,
     )
 
 

@@ -13,7 +13,9 @@ class InteractionBatch:
     """Column-oriented interactions ``(src, dst, kind, event_type, created_at_ms, event_id)``.
 
     All interaction columns have the same length. ``event_times_ms`` holds the time of *every* valid event of
-    the batch, kept or filtered, so windows can count raw events. ``src != dst`` always holds.
+    the batch, kept or filtered, so windows can count raw events; ``event_lines`` (same length and order) the
+    1-based line of each of those events in ``source``, the one file (or ``-``) the batch came from, so a late
+    or odd event can be reported as file:line. ``src != dst`` always holds.
     """
 
     src: list[str] = field(default_factory=list)
@@ -23,6 +25,8 @@ class InteractionBatch:
     created_at_ms: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     event_id: list[str] = field(default_factory=list)
     event_times_ms: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    source: str = ""
+    event_lines: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
 
     def __len__(self) -> int:
         return len(self.src)
