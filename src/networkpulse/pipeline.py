@@ -111,6 +111,7 @@ class Pipeline:
         self._inputs: dict[str, InputPosition] = {}  # how far each source was consumed, as in the store
         self._changed: dict[str, InputPosition] = {}  # positions advanced since the last write
         self._span_ms: int | None = None  # the time shift between replay loops, once known
+        self._loop = 0  # the replay loop being read
 
     def stop(self) -> None:
         self._stop.set()
@@ -123,12 +124,11 @@ class Pipeline:
         s = self.settings
         self.report.quarantine = quarantine
         parallel = s.workers > 1 and s.pace.unpaced and not s.quarantine and STDIN not in s.sources
-        loop = itertools.count()
-        current = [0]
+        current = [self._loop]
 
-        def read() -> Iterator[InteractionBatch]:
-            current[0] = next(loop)
-            todo = [(src, self._resume_line(src, current[0])) for src in s.sources]
+        def read(loop: int) -> Iterator[InteractionBatch]:
+            current[0] = self._loop = loop
+            todo = [(src, self._resume_line(src, loop)) for src in s.sources]
             todo = [(src, line) for src, line in todo if line is not None]
             self.progress.skipped_sources += len(s.sources) - len(todo)
             if parallel and len(todo) > 1:
@@ -136,7 +136,8 @@ class Pipeline:
             return self._read(todo)
 
         pacer = Pacer(s.pace)
-        for batch in replay(read, s.loops, s.window.size_ms, span_ms=self._span_ms, on_span=self._set_span):
+        for batch in replay(read, s.loops, s.window.size_ms, first_loop=self._loop, span_ms=self._span_ms,
+                            on_span=self._set_span):
             pacer.wait(batch)
             yield _key(batch.source, current[0]), batch
             if self._stop.is_set():
@@ -260,7 +261,9 @@ class Pipeline:
             )
         self._engine = WindowEngine.restore(s.window, checkpoint.engine, len(self._interner))
         self._base = checkpoint.state.get("totals", {})
-        self._span_ms = checkpoint.state.get("span_ms")
+        if not checkpoint.state.get("complete", False):  # a run that was cut short goes on in its replay loop
+            self._loop = checkpoint.state.get("loop", 0)
+            self._span_ms = checkpoint.state.get("span_ms")
         self._inputs = store.inputs()
         self.progress.resumed = True
 
@@ -342,7 +345,8 @@ class Pipeline:
             "skipped_lines": totals["skipped_lines"],
             "events_per_s": round(self.filters.events / elapsed, 1) if elapsed > 0 else 0.0,
         }
-        state = {"totals": totals, "span_ms": self._span_ms}
+        complete = provisional is not None and not self._stop.is_set()
+        state = {"totals": totals, "span_ms": self._span_ms, "loop": self._loop, "complete": complete}
         checkpoint = Checkpoint(
             _config(self.settings), state, engine_state if engine_state is not None else self._engine.snapshot(),
             dict(self._changed),

@@ -27,7 +27,7 @@ def test_shifted_keeps_source_and_lines() -> None:
 def test_every_loop_of_a_real_replay_says_file_and_line() -> None:
     path = str(DATA / "2025-01-01-15.first2048.json.gz")
 
-    def read() -> list[InteractionBatch]:
+    def read(loop: int = 0) -> list[InteractionBatch]:
         return list(read_interactions([path], InputReport(), FilterStats(), batch_lines=500))
 
     loops = list(replay(read, loops=3, align_ms=60_000))
@@ -38,3 +38,18 @@ def test_every_loop_of_a_real_replay_says_file_and_line() -> None:
         assert len(batch.event_lines) == len(batch.event_times_ms)
     lines = np.concatenate([b.event_lines for b in loops])
     assert lines.tolist() == 3 * list(range(1, 2049))
+
+
+def test_a_continued_replay_shifts_its_loops_as_one_run_would() -> None:
+    """A run that stopped in loop 2 goes on with loop 2 shifted by the span the first run found."""
+    path = str(DATA / "2025-01-01-15.first2048.json.gz")
+
+    def read(loop: int) -> list[InteractionBatch]:
+        return list(read_interactions([path], InputReport(), FilterStats(), batch_lines=500))
+
+    spans: list[int] = []
+    whole = list(replay(read, loops=4, align_ms=60_000, on_span=spans.append))
+    assert len(spans) == 1
+    rest = list(replay(read, loops=4, align_ms=60_000, first_loop=2, span_ms=spans[0]))
+    assert [b.event_times_ms.tolist() for b in rest] == [b.event_times_ms.tolist() for b in whole[10:]]
+    assert list(replay(lambda loop: [], loops=0, align_ms=60_000, first_loop=3, span_ms=spans[0])) == []

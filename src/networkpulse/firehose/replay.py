@@ -63,23 +63,42 @@ def shifted(batch: InteractionBatch, offset_ms: int) -> InteractionBatch:
 
 
 def replay(
-    read: Callable[[], Iterable[InteractionBatch]], loops: int, align_ms: int
+    read: Callable[[int], Iterable[InteractionBatch]],
+    loops: int,
+    align_ms: int,
+    *,
+    first_loop: int = 0,
+    span_ms: int | None = None,
+    on_span: Callable[[int], None] | None = None,
 ) -> Iterator[InteractionBatch]:
-    """Yield ``read()``'s batches ``loops`` times (0 = forever). Each loop is shifted by the first loop's time span
-    rounded up to ``align_ms``, so windows keep their alignment and the stream reads as one continuous history."""
-    span: int | None = None
+    """Yield ``read(loop)``'s batches for loops ``first_loop, first_loop + 1, …`` up to ``loops`` (0 = forever).
+
+    Each loop is shifted by the first loop's time span rounded up to ``align_ms``, so windows keep their alignment
+    and the stream reads as one continuous history. A run that continues a replay (from a checkpoint) passes the
+    loop it stopped in and the span it had found (``on_span`` is told the span once known). Stops when the first
+    loop gives nothing, or when two loops in a row give nothing (nothing left to replay).
+    """
+    span = span_ms
     first = last = None
-    for loop in itertools.count():
+    empty_loops = 0
+    for loop in itertools.count(first_loop):
         if loops and loop >= loops:
             return
         offset = 0 if span is None else span * loop
-        for batch in read():
+        yielded = False
+        for batch in read(loop):
+            yielded = True
             if span is None and len(batch.event_times_ms):
                 lo, hi = int(batch.event_times_ms.min()), int(batch.event_times_ms.max())
                 first = lo if first is None else min(first, lo)
                 last = hi if last is None else max(last, hi)
             yield shifted(batch, offset)
-        if first is None or last is None:  # nothing to replay
-            return
+        empty_loops = 0 if yielded else empty_loops + 1
         if span is None:
+            if first is None or last is None:  # nothing to replay
+                return
             span = -(-(last - first + 1) // align_ms) * align_ms
+            if on_span is not None:
+                on_span(span)
+        if empty_loops >= 2:
+            return
