@@ -1,4 +1,4 @@
-"""Live-feed benchmark: commit→client latency and fan-out to 100 WebSocket clients, plus one stalled client.
+"""Live-feed benchmark: commit→client latency and fan-out to 100 WebSocket clients, and many slow clients.
 
 A real server (``networkpulse.serve.run``, uvicorn, in a subprocess) serves a temporary SQLite store; this
 process commits windows into the store at a fixed rate (one transaction each) and runs the clients. Writer
@@ -8,25 +8,35 @@ and clients share one clock (``time.perf_counter``), so latency = receive time �
 The windows are synthetic: 20 clusters each, sizes drawn from a heavy-tailed distribution like the real
 GH Archive hours (many clusters of 3–5, a few of tens), random spanning trees, GitHub-like logins.
 
-Checks: every live client receives every window, in order; the stalled client (connects, never reads, small
-receive buffer, no compression) is sent a ``dropped`` frame once it finally reads; server RSS after warm-up
-stays flat. Last line: ``clients=<n> frames_per_s=<n> p99_ms=<n> stalled_client_dropped=<bool>
-rss_growth_mb=<n>`` where frames_per_s is window frames per second delivered to *each* client.
+Timeline of one run, while the writer commits all along:
+
+1. warm-up with the live clients only, then server RSS **before**;
+2. ``--slow-clients`` clients connect and never read a byte (raw sockets that complete the WebSocket handshake,
+   4 KB receive buffer), held for ``--hold`` s; server RSS **with** them (the peak over the hold);
+3. they leave (reset, as a killed tab or a dead phone does), ``--settle`` s later server RSS **after**.
+
+Checks: every live client receives every window, in order, even while the slow clients are stalled; one more
+stalled client (connected from the start, never reading until the end) is sent a ``dropped`` frame once it
+finally reads. Last line: ``clients=<n> frames_per_s=<n> p99_ms=<n> stalled_client_dropped=<bool>
+slow_clients=<n> rss_per_slow_client_kb=<n> rss_kept_after_leave_mb=<n>`` where frames_per_s is window frames
+per second delivered to *each* live client.
 
 Baseline, measured in the same run on the same load: the obvious design where every connection polls the
 store and encodes its own frames (``naive_app``), served with the same uvicorn settings.
 
-Run: ``.venv/bin/python benchmarks/live_feed.py`` (``--help`` for options; ~75 s with the baseline).
+Run: ``.venv/bin/python benchmarks/live_feed.py`` (``--help`` for options; ~80 s with the baseline).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import socket
 import statistics
 import string
+import struct
 import subprocess
 import sys
 import tempfile
@@ -137,17 +147,19 @@ def start_server(url: str, naive: bool) -> tuple[subprocess.Popen[str], str]:
 
 
 class Writer(threading.Thread):
-    """Commits one window per ``1/rate`` s; records when each write started, by window id."""
+    """Commits one window per ``1/rate`` s until ``stop`` is set; records when each write started, by id."""
 
-    def __init__(self, url: str, rate: float, duration: float, n_clusters: int, seed: int) -> None:
+    def __init__(self, url: str, rate: float, n_clusters: int, seed: int) -> None:
         super().__init__(daemon=True)
-        self.url, self.rate, self.duration, self.n_clusters = url, rate, duration, n_clusters
+        self.url, self.rate, self.n_clusters = url, rate, n_clusters
         self.rng = np.random.default_rng(seed)
         self.logins = make_logins(20_000, self.rng)
         self.started_at: dict[int, float] = {}
         self.ids: list[int] = []
         self.write_s: list[float] = []
+        self.elapsed_s = 0.0
         self.go = threading.Event()
+        self.stop = threading.Event()
 
     def run(self) -> None:
         store = open_store(self.url)
@@ -157,13 +169,15 @@ class Writer(threading.Thread):
         period = 1 / self.rate
         begin = time.perf_counter()
         i = 0
-        while (now := time.perf_counter()) - begin < self.duration:
+        while not self.stop.is_set():
+            now = time.perf_counter()
             (wid,) = store.write([windows[i % len(windows)]], self.logins, stats)
             self.started_at[wid] = now
             self.write_s.append(time.perf_counter() - now)
             self.ids.append(wid)
             i += 1
             time.sleep(max(0.0, begin + i * period - time.perf_counter()))
+        self.elapsed_s = time.perf_counter() - begin
         store.close()
 
 
@@ -196,6 +210,39 @@ async def stalled_client(url: str) -> ClientConnection:
     return await connect(url, sock=sock, max_queue=1, compression=None, max_size=None)
 
 
+def never_reading_client(url: str) -> socket.socket:
+    """A socket that completes the WebSocket handshake and then never reads again (a frozen tab).
+
+    Raw, not a client library: a library keeps reading into its own buffers, which would hide part of the
+    backlog from the server. Blocking calls; returns once the server answered 101.
+    """
+    hostport, _, path = url.removeprefix("ws://").partition("/")
+    host, port = hostport.rsplit(":", 1)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1024)
+        if not chunk:
+            raise SystemExit("slow client: the server closed during the handshake")
+        head += chunk
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise SystemExit(f"slow client: handshake refused: {head.splitlines()[0]!r}")
+    return sock
+
+
+def leave(sock: socket.socket) -> None:
+    """Close with unread data, as the OS does for a killed client: the server sees a reset."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
 async def drained_until_dropped(ws: ClientConnection, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     try:
@@ -207,6 +254,16 @@ async def drained_until_dropped(ws: ClientConnection, timeout_s: float) -> bool:
     return False
 
 
+async def sample_rss(proc: psutil.Process, seconds: float) -> list[int]:
+    """Server RSS every 0.25 s for ``seconds``."""
+    samples = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        samples.append(proc.memory_info().rss)
+        await asyncio.sleep(0.25)
+    return samples or [proc.memory_info().rss]
+
+
 async def bench(args: argparse.Namespace, naive: bool = False) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="pulse-live-bench-"))
     url = f"sqlite:///{tmp / 'pulse.db'}"
@@ -215,27 +272,30 @@ async def bench(args: argparse.Namespace, naive: bool = False) -> dict[str, Any]
     proc = psutil.Process(server.pid)
     ws_url = http.replace("http://", "ws://") + "/api/live"
     try:
-        writer = Writer(url, args.rate, args.duration, args.clusters, args.seed)
+        writer = Writer(url, args.rate, args.clusters, args.seed)
         writer.start()
         received: list[list[tuple[int, float, int]]] = [[] for _ in range(args.clients)]
         others: list[list[str]] = [[] for _ in range(args.clients)]
         clients = [await live_client(ws_url, received[i], others[i]) for i in range(args.clients)]
         stalled = await stalled_client(ws_url)
 
-        rss: list[int] = []
         cpu0 = proc.cpu_times()
         writer.go.set()
-        begin = time.perf_counter()
-        while writer.is_alive():
-            await asyncio.sleep(0.5)
-            if time.perf_counter() - begin >= args.warmup:
-                rss.append(proc.memory_info().rss)
+        await asyncio.sleep(args.warmup)
+        rss_before = statistics.median(await sample_rss(proc, 1.0))
+        slow = await asyncio.gather(*(asyncio.to_thread(never_reading_client, ws_url) for _ in range(args.slow)))
+        rss_with = max(await sample_rss(proc, args.hold))
+        for sock in slow:
+            leave(sock)
+        await asyncio.sleep(args.settle)
+        rss_after = statistics.median(await sample_rss(proc, 1.0))
+        writer.stop.set()
+        await asyncio.to_thread(writer.join)
         cpu1 = proc.cpu_times()
         # Let the last frames arrive.
         deadline = time.perf_counter() + 10
         while time.perf_counter() < deadline and any(len(r) < len(writer.ids) for r in received):
             await asyncio.sleep(0.05)
-        rss.append(proc.memory_info().rss)
 
         ids = writer.ids
         complete = all([wid for wid, _, _ in r] == ids for r in received)
@@ -248,7 +308,8 @@ async def bench(args: argparse.Namespace, naive: bool = False) -> dict[str, Any]
         return {
             "clients": args.clients,
             "windows": len(ids),
-            "frames_per_s": len(ids) / args.duration,
+            "duration_s": writer.elapsed_s,
+            "frames_per_s": len(ids) / writer.elapsed_s,
             "complete": complete,
             "missing": sum(len(ids) - len(r) for r in received),
             "unexpected": sorted({t for o in others for t in o}),
@@ -257,9 +318,11 @@ async def bench(args: argparse.Namespace, naive: bool = False) -> dict[str, Any]
             "max_ms": float(lat_ms.max()) if len(lat_ms) else float("nan"),
             "write_ms_median": statistics.median(writer.write_s) * 1000,
             "stalled_dropped": dropped,
-            "rss_first_mb": rss[0] / 2**20,
-            "rss_last_mb": rss[-1] / 2**20,
-            "rss_growth_mb": (rss[-1] - rss[0]) / 2**20,
+            "rss_before_mb": rss_before / 2**20,
+            "rss_with_mb": rss_with / 2**20,
+            "rss_after_mb": rss_after / 2**20,
+            "kb_per_slow": (rss_with - rss_before) / 1024 / max(args.slow, 1),
+            "kept_mb": (rss_after - rss_before) / 2**20,
             "frame_kb": frame_kb,
             "server_cpu_s": (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system),
         }
@@ -276,9 +339,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--clients", type=int, default=100, help="live clients that read everything")
+    parser.add_argument("--slow-clients", dest="slow", type=int, default=500, help="clients that never read")
     parser.add_argument("--rate", type=float, default=20.0, help="windows committed per second")
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds of writing")
-    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the first RSS sample")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of live clients only, before RSS")
+    parser.add_argument("--hold", type=float, default=12.0, help="seconds the slow clients stay connected")
+    parser.add_argument("--settle", type=float, default=4.0, help="seconds after they leave, before RSS")
     parser.add_argument("--clusters", type=int, default=20, help="clusters per window")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the naive run")
@@ -289,13 +354,15 @@ def main() -> None:
         serve_naive(args.serve_naive)
         return
     print(f"# synthetic windows ({args.clusters} Zipf-sized clusters each, random trees, 20k random logins);"
-          f" server pid in a subprocess, {os.cpu_count()} CPUs")  # fmt: skip
+          f" server in a subprocess, {os.cpu_count()} CPUs; {args.clients} live clients,"
+          f" {args.slow} never-reading clients for {args.hold:.0f} s")  # fmt: skip
     if args.baseline:
         b = asyncio.run(bench(args, naive=True))
         print(
             f"# baseline, each client polls and encodes for itself: p99={b['p99_ms']:.1f} ms,"
             f" server CPU {b['server_cpu_s']:.1f} s, every frame to every client={b['complete']},"
-            f" stalled client told it dropped={b['stalled_dropped']}"
+            f" stalled client told it dropped={b['stalled_dropped']},"
+            f" RSS {b['rss_before_mb']:.0f} → {b['rss_with_mb']:.0f} → {b['rss_after_mb']:.0f} MB"
         )
     r = asyncio.run(bench(args))
     print(
@@ -308,8 +375,12 @@ def main() -> None:
         f" frame {r['frame_kb']:.1f} KB"
     )
     print(
-        f"# server RSS after warm-up {r['rss_first_mb']:.1f} → {r['rss_last_mb']:.1f} MB;"
-        f" server CPU {r['server_cpu_s']:.1f} s over {args.duration:.0f} s;"
+        f"# server RSS: before the slow clients {r['rss_before_mb']:.1f} MB, with {args.slow} of them"
+        f" {r['rss_with_mb']:.1f} MB ({r['kb_per_slow']:.0f} KB each), {args.settle:.0f} s after they left"
+        f" {r['rss_after_mb']:.1f} MB"
+    )
+    print(
+        f"# server CPU {r['server_cpu_s']:.1f} s over {r['duration_s']:.0f} s;"
         f" deliveries/s={r['frames_per_s'] * r['clients']:.0f}"
     )
     if args.baseline:
@@ -319,7 +390,8 @@ def main() -> None:
         )
     print(
         f"clients={r['clients']} frames_per_s={r['frames_per_s']:.1f} p99_ms={r['p99_ms']:.1f}"
-        f" stalled_client_dropped={r['stalled_dropped']} rss_growth_mb={r['rss_growth_mb']:.1f}"
+        f" stalled_client_dropped={r['stalled_dropped']} slow_clients={args.slow}"
+        f" rss_per_slow_client_kb={r['kb_per_slow']:.0f} rss_kept_after_leave_mb={r['kept_mb']:.1f}"
     )
 
 

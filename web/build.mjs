@@ -12,6 +12,16 @@ await rm(outdir, { recursive: true, force: true });
 await mkdir(outdir, { recursive: true });
 await copyFile(join(here, "index.html"), join(outdir, "index.html"));
 
+// /docs: Swagger UI from the pinned swagger-ui-dist, served by the app itself (no CDN, so it works offline).
+// Its source maps (2 MB) are left out: browsers fetch them only with the developer tools open.
+const docs = join(outdir, "docs");
+const swagger = join(here, "node_modules", "swagger-ui-dist");
+await mkdir(docs);
+for (const file of ["index.html", "docs.js"]) await copyFile(join(here, "docs", file), join(docs, file));
+for (const file of ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE", "NOTICE"]) {
+  await copyFile(join(swagger, file), join(docs, file));
+}
+
 const options = {
   entryPoints: { app: join(here, "src", "main.js") },
   bundle: true,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+import os
+import socket
+import struct
 import threading
 import time
 from typing import Any
@@ -72,10 +76,18 @@ STATS: dict[str, Any] = {
 
 
 class LiveServer:
-    """uvicorn serving the app on a free port in a background thread of this process."""
+    """uvicorn serving the app on a free port in a background thread of this process.
 
-    def __init__(self, store_url: str) -> None:
-        self.server = Server(uvicorn_config(create_app(store_url, poll_interval_s=0.01), port=0))
+    ``ping_s`` shortens uvicorn's keepalive (ping interval and pong timeout, 20 s each by default);
+    ``app_options`` go to :func:`create_app`.
+    """
+
+    def __init__(self, store_url: str, *, ping_s: float | None = None, **app_options: Any) -> None:
+        self.app = create_app(store_url, poll_interval_s=0.01, **app_options)
+        config = uvicorn_config(self.app, port=0)
+        if ping_s is not None:
+            config.ws_ping_interval = config.ws_ping_timeout = ping_s
+        self.server = Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:
@@ -86,11 +98,45 @@ class LiveServer:
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.01)
         host, port = self.server.servers[0].sockets[0].getsockname()[:2]
+        self.host, self.port = host, port
         self.http = f"http://{host}:{port}"
         self.ws = f"ws://{host}:{port}"
         return self
+
+    def connections(self) -> list[Any]:
+        """uvicorn's open connections (HTTP or WebSocket protocol objects)."""
+        return list(self.server.server_state.connections)
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(10)
         assert not self.thread.is_alive(), "server did not shut down"
+
+
+def never_reading_client(host: str, port: int, path: str = "/api/live") -> socket.socket:
+    """A socket that completes the WebSocket handshake, then never reads again (a frozen tab, a dead phone).
+
+    Raw, not a client library: a library keeps reading into its own buffers. 4 KB receive buffer.
+    """
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect((host, port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)  # byte by byte: stop reading right after the handshake
+        assert chunk, "the server closed during the handshake"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def reset(sock: socket.socket) -> None:
+    """Close with unread data, as the OS does for a killed client: the server sees a reset."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()

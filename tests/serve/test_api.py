@@ -15,11 +15,12 @@ from fastapi.testclient import TestClient
 from networkpulse.errors import ConfigError
 from networkpulse.serve import create_app
 from networkpulse.store import open_store
+from networkpulse.store.base import Store
 from tests.serve.helpers import LOGINS, STATS, T0_MS, window
 
 SUMMARY_KEYS = {
     "id", "start", "end", "start_ms", "end_ms", "events", "interactions", "vertices", "edges", "components",
-    "largest", "late_events", "clusters",
+    "largest", "late_events", "clusters", "provisional",
 }  # fmt: skip
 
 
@@ -32,7 +33,7 @@ def test_window_list_is_newest_first_and_pages(client: TestClient, filled: list[
     assert first == {
         "id": filled[0], "start": "2015-01-01T12:00:00Z", "end": "2015-01-01T12:10:00Z", "start_ms": T0_MS,
         "end_ms": T0_MS + 600_000, "events": 100, "interactions": 40, "vertices": 7, "edges": 5,
-        "components": 2, "largest": 4, "late_events": 0, "clusters": 2,
+        "components": 2, "largest": 4, "late_events": 0, "clusters": 2, "provisional": False,
     }  # fmt: skip
 
     page = client.get("/api/windows", params={"limit": 2}).json()
@@ -179,7 +180,7 @@ def test_root_says_how_to_build_the_ui_when_missing(tmp_path: Path, store_url: s
         response = client.get("/")
         assert response.status_code == 200
         assert "text/html" in response.headers["content-type"]
-        assert "bash scripts/setup.sh" in response.text
+        assert "bash scripts/build_web.sh" in response.text
         assert client.get("/assets/app.js").status_code == 404
 
 
@@ -244,3 +245,14 @@ def test_a_store_url_that_can_never_work_fails_at_once() -> None:
     """A typo must not look like a store that stays empty forever (a missing file is fine: it may come)."""
     with pytest.raises(ConfigError, match="store URL"):
         create_app("sqlite:/pulse.db")
+
+
+def test_provisional_windows_say_so(client: TestClient, writer: Store, filled: list[int]) -> None:
+    """Windows a run emitted before the watermark passed them are marked: the next run replaces them."""
+    (final, tail) = writer.write([window(3)], LOGINS, STATS, provisional=[window(4)])
+    assert client.get(f"/api/windows/{final}").json()["provisional"] is False
+    assert client.get(f"/api/windows/{tail}").json()["provisional"] is True
+    assert [w["provisional"] for w in client.get("/api/windows", params={"limit": 2}).json()["windows"]] == [
+        True,
+        False,
+    ]

@@ -12,12 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosedError
 
+from networkpulse.serve.live import QUEUE_BYTES, Subscriber
 from networkpulse.store import open_store
 from networkpulse.store.base import Store
-from tests.serve.helpers import LOGINS, STATS, LiveServer, busy_window, window
+from tests.serve.helpers import LOGINS, STATS, LiveServer, busy_window, never_reading_client, reset, window
 
 TIMEOUT_S = 30
 
@@ -221,12 +223,112 @@ def test_feed_starts_before_the_database_exists(tmp_path: Path) -> None:
         asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("query", ["since=-1", "since=99999999999999999999", "since=x", "max_clusters=-1"])
-def test_bad_live_parameters_are_refused(live_server: LiveServer, query: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "name", "got"),
+    [
+        ("since=-1", "since", "'-1'"),
+        ("since=99999999999999999999", "since", "'99999999999999999999'"),
+        ("since=abc", "since", "'abc'"),
+        ("max_clusters=-1", "max_clusters", "'-1'"),
+        ("max_clusters=201", "max_clusters", "'201'"),
+        ("since=" + "9" * 300, "since", "'999"),
+    ],
+)
+def test_bad_live_parameters_close_with_1008_and_a_reason(
+    live_server: LiveServer, query: str, name: str, got: str
+) -> None:
+    """Accepted, then closed with 1008 and a reason a page can read (a refused handshake shows it nothing)."""
+
+    async def scenario() -> ConnectionClosedError:
+        async with connect(f"{live_server.ws}/api/live?{query}") as ws:
+            with pytest.raises(ConnectionClosedError) as closed:
+                await asyncio.wait_for(ws.recv(), TIMEOUT_S)  # no hello: closed at once
+            return closed.value
+
+    closed = asyncio.run(scenario())
+    assert closed.rcvd is not None and closed.rcvd.code == 1008
+    reason = closed.rcvd.reason
+    assert reason.startswith(f"{name}: ") and got in reason and "should be" in reason, reason
+    assert len(reason.encode()) <= 123  # the most a close frame can carry
+
+
+# -- memory per client ------------------------------------------------------------------------------------
+
+
+def test_a_clients_queue_is_bounded_in_bytes_not_only_frames() -> None:
+    """A client asking for a ``max_clusters`` nobody else uses gets frames of its own: 64 of 200 KB each would
+    be 12.5 MB for one connection."""
+
     async def scenario() -> None:
-        with pytest.raises(InvalidStatus) as refused:
-            async with connect(f"{live_server.ws}/api/live?{query}"):
-                pass
-        assert 400 <= refused.value.response.status_code < 500
+        sub = Subscriber(max_clusters=200, capacity=64, start_id=0)
+        big = "x" * (200 * 1024)
+        for window_id in range(1, 65):
+            sub.offer(window_id, big)
+        kept = []
+        while (item := await asyncio.wait_for(sub.next(), 1)) is not None and item[0] is not None:
+            kept.append(item[0])
+        assert len(kept) * len(big) <= QUEUE_BYTES
+        notice = json.loads(item[1])  # then it is told what it missed, as for a full queue of frames
+        assert notice == {"type": "dropped", "count": 64 - len(kept), "resume_from": len(kept) + 1}
+        # One frame always fits, however large: a client never starves on a big window.
+        huge = Subscriber(max_clusters=200, capacity=64, start_id=0)
+        huge.offer(1, "y" * (2 * QUEUE_BYTES))
+        assert (await huge.next()) == (1, "y" * (2 * QUEUE_BYTES))
 
     asyncio.run(scenario())
+
+
+def _write_until_published(live_server: LiveServer, writer: Store, windows: list[Any]) -> None:
+    ids = write(writer, windows)
+    deadline = time.monotonic() + TIMEOUT_S
+    while live_server.app.state.live.last_id < ids[-1]:
+        assert time.monotonic() < deadline, "the live feed did not publish the windows"
+        time.sleep(0.02)
+    time.sleep(0.3)  # the senders run right after the fan-out
+
+
+def _live_connections(live_server: LiveServer) -> list[WebSocketsSansIOProtocol]:
+    return [c for c in live_server.connections() if isinstance(c, WebSocketsSansIOProtocol)]
+
+
+@pytest.mark.slow
+def test_a_client_that_never_reads_holds_at_most_one_frame_in_user_space(
+    filled: list[int], writer: Store, live_server: LiveServer
+) -> None:
+    """Never-reading clients: the kernel's bounded send buffer fills, then the server must stop copying frames
+    for them. asyncio's default transport buffer kept 64 KB + a frame of copies per client (two thirds of the
+    ~125-180 KB each such client cost in benchmarks/live_feed.py)."""
+    stalled = [never_reading_client(live_server.host, live_server.port) for _ in range(3)]
+    try:
+        windows = [busy_window(i, size=60) for i in range(3, 103)]  # ~25 KB frames, 2.5 MB in all
+        _write_until_published(live_server, writer, windows)
+        frame = len(json.dumps({"type": "window", "window": httpx.get(f"{live_server.http}/api/windows/latest",
+                                                                      params={"max_clusters": 20}).json()}))
+        connections = _live_connections(live_server)
+        assert len(connections) == 3
+        for connection in connections:
+            buffered = connection.transport.get_write_buffer_size()
+            assert buffered <= frame, f"{buffered} bytes buffered for a stalled client, more than one frame"
+    finally:
+        for sock in stalled:
+            reset(sock)
+
+
+@pytest.mark.slow
+def test_a_client_that_stops_reading_is_cut_off_at_the_keepalive_timeout(
+    filled: list[int], writer: Store, store_url: str
+) -> None:
+    """It never answers a ping; a close handshake it will never read must not keep it (and its buffers) alive."""
+    with LiveServer(store_url, ping_s=0.5) as server:
+        sock = never_reading_client(server.host, server.port)
+        try:
+            _write_until_published(server, writer, [busy_window(i, size=60) for i in range(3, 43)])
+            deadline = time.monotonic() + TIMEOUT_S
+            while _live_connections(server) or server.app.state.live._subscribers:
+                assert time.monotonic() < deadline, "the stalled connection is still open"
+                time.sleep(0.1)
+            with pytest.raises(ConnectionResetError):  # reset, not a polite close it would never read
+                while sock.recv(65536):
+                    pass
+        finally:
+            sock.close()

@@ -4,6 +4,6 @@ Public API: :func:`create_app` (an ASGI app for any server) and :func:`run` (blo
 """
 
 from networkpulse.serve.app import create_app
-from networkpulse.serve.server import run
+from networkpulse.serve.server import ListenError, run
 
-__all__ = ["create_app", "run"]
+__all__ = ["ListenError", "create_app", "run"]

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi import Path as PathParam
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Scope
 
+from networkpulse.serve.guard import HeadAsGet, SameOriginWebSockets, SecurityHeaders, normalize_origin
 from networkpulse.serve.live import Broadcaster, serve_client
 from networkpulse.serve.models import (
     MAX_ID,
@@ -50,16 +52,17 @@ EMPTY_STATS: dict[str, Any] = {
 #: GitHub logins: letters, digits and hyphens; bots add ``[bot]``; very old accounts may hold ``_`` or ``.``.
 LOGIN_PATTERN = r"^[A-Za-z0-9_.\[\]-]{1,100}$"
 
+# No inline style: the Content-Security-Policy (serve.guard) allows none.
 _NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>networkpulse</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem">
+<body>
 <h1>networkpulse</h1>
-<p>The web UI is not built in this installation. Build it with <code>bash scripts/setup.sh</code>
-(it runs the npm build of <code>web/</code> into <code>src/networkpulse/serve/static/</code>) and reload.</p>
-<p>The API works without it: <a href="/docs">/docs</a>, <a href="/api/windows/latest">/api/windows/latest</a>,
-<a href="/api/stats">/api/stats</a>.</p>
+<p>The web UI {what} is not built in this installation. Build it with <code>bash scripts/build_web.sh</code>
+(the npm build of <code>web/</code> into <code>src/networkpulse/serve/static/</code>) and reload.</p>
+<p>The API works without it: <a href="/openapi.json">/openapi.json</a>,
+<a href="/api/windows/latest">/api/windows/latest</a>, <a href="/api/stats">/api/stats</a>.</p>
 </body></html>
 """
 
@@ -75,13 +78,26 @@ WindowId = Annotated[int, PathParam(ge=0, le=MAX_ID, description="Window id.")]
 MaxClusters = Annotated[int, Query(ge=0, le=1000, description="Clusters to include, largest first.")]
 
 
-def create_app(store_url: str, *, static_dir: Path | None = None, poll_interval_s: float = 0.02) -> FastAPI:
+def create_app(
+    store_url: str,
+    *,
+    static_dir: Path | None = None,
+    poll_interval_s: float = 0.02,
+    allowed_origins: Collection[str] = (),
+) -> FastAPI:
     """Build the app for the store at ``store_url`` (opened read-only, lazily: it may not exist yet).
 
     ``static_dir`` is the built UI (default: the package's ``serve/static``); ``poll_interval_s`` is how often
-    the live feed checks for new windows.
+    the live feed checks for new windows; ``allowed_origins`` are the origins (``https://example.org``, or
+    ``"*"`` for any) of *other* sites whose pages may open the live feed; pages of this server always may.
+    Raises :class:`~networkpulse.errors.ConfigError` for an unusable URL or origin and
+    :class:`~networkpulse.errors.PulseError` for a store file that is not a networkpulse store.
     """
     static = static_dir if static_dir is not None else STATIC_DIR
+    origins = tuple(allowed_origins)
+    for origin in origins:  # a typo fails now, not as refused connections later
+        if origin != "*":
+            normalize_origin(origin)
     api_reader = StoreReader(store_url, workers=4, name="pulse-api")
     # The poller has its own connection so a burst of API reads never delays the live feed.
     poll_reader = StoreReader(store_url, workers=1, name="pulse-live")
@@ -104,18 +120,31 @@ def create_app(store_url: str, *, static_dir: Path | None = None, poll_interval_
             api_reader.close()
             poll_reader.close()
 
-    app = FastAPI(
+    app = _GuardedApp(
+        origins,
         title="networkpulse",
         version="0.1.0",
         summary="Connected components of GitHub interactions over event-time windows, live.",
         description="Read-only API over the window store. Live feed: `WS /api/live?since=ID&max_clusters=20` "
         "(see docs/api.md); a `dropped` frame's `resume_from` is the first skipped window id.",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc load their scripts from a CDN (blank offline, refused by our CSP); the
+        # web build serves Swagger UI from static/docs/ instead (routes below).
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _describe(exc)}, status_code=422)
+
+    @app.exception_handler(WebSocketRequestValidationError)
+    async def _invalid_live(websocket: WebSocket, exc: WebSocketRequestValidationError) -> None:
+        # Refusing the handshake (FastAPI's default) gives a bare 403 that browsers do not even show to the
+        # page; accepting and closing with 1008 hands the page a reason it can read in CloseEvent.reason.
+        await websocket.accept()
+        await websocket.close(code=1008, reason=_close_reason(_describe(exc, short=True)))
 
     @app.get("/api/windows", response_model=WindowPage, responses=_ERRORS, tags=["windows"])
     async def list_windows(
@@ -191,7 +220,18 @@ def create_app(store_url: str, *, static_dir: Path | None = None, poll_interval_
     async def index() -> FileResponse | HTMLResponse:
         # Checked per request: the UI build may land while the server runs.
         page = static / "index.html"
-        return FileResponse(page) if page.is_file() else HTMLResponse(_NOT_BUILT)
+        return FileResponse(page) if page.is_file() else HTMLResponse(_NOT_BUILT.format(what=""))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs_redirect() -> RedirectResponse:
+        # Relative, so the page's relative asset URLs resolve under /docs/ even behind a path prefix.
+        return RedirectResponse("docs/")
+
+    @app.get("/docs/", include_in_schema=False, response_model=None)
+    async def docs() -> FileResponse | HTMLResponse:
+        """Swagger UI for /openapi.json, every asset served from static/docs/ (no CDN: works offline)."""
+        page = static / "docs" / "index.html"
+        return FileResponse(page) if page.is_file() else HTMLResponse(_NOT_BUILT.format(what="(/docs)"))
 
     _document_live_frames(app)
     # Assets of the built UI; API routes above take precedence, anything else unknown is a JSON 404.
@@ -219,13 +259,36 @@ def _document_live_frames(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
 
 
+class _GuardedApp(FastAPI):
+    """FastAPI with :mod:`networkpulse.serve.guard`'s middleware outermost.
+
+    ``add_middleware`` would put it inside Starlette's error middleware, so 500 pages would go out without the
+    security headers; wrapping the whole stack covers every response.
+    """
+
+    def __init__(self, allowed_origins: tuple[str, ...], **kwargs: Any) -> None:
+        self._allowed_origins = allowed_origins
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        inner = super().build_middleware_stack()
+        return SecurityHeaders(HeadAsGet(SameOriginWebSockets(inner, self._allowed_origins)))
+
+
 class _UiFiles(StaticFiles):
     """The built UI's files. Without a build the folder may be missing: that is a 404, not a 500."""
 
     async def check_config(self) -> None:
         if self.directory is not None and not Path(self.directory).is_dir():
-            raise HTTPException(status_code=404, detail="the web UI is not built: bash scripts/setup.sh")
+            raise HTTPException(status_code=404, detail="the web UI is not built: bash scripts/build_web.sh")
         await super().check_config()
+
+    def file_response(self, full_path: Any, stat_result: Any, scope: Scope, status_code: int = 200) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        # Python's mimetypes knows no .map, so source maps went out as text/plain.
+        if str(full_path).endswith(".map") and "content-type" in response.headers:
+            response.headers["content-type"] = "application/json"
+        return response
 
 
 def _found(value: dict[str, Any] | None, message: str) -> dict[str, Any]:
@@ -234,11 +297,21 @@ def _found(value: dict[str, Any] | None, message: str) -> dict[str, Any]:
     return value
 
 
-def _describe(exc: RequestValidationError) -> str:
-    """One sentence per problem: where (``query.limit``), what pydantic says, and the value we got."""
+def _describe(exc: RequestValidationError | WebSocketRequestValidationError, *, short: bool = False) -> str:
+    """One sentence per problem: where (``query.limit``, or just ``limit`` if ``short``), what pydantic says
+    (what was expected), and the value we got."""
     parts = []
     for error in exc.errors():
-        where = ".".join(str(p) for p in error.get("loc", ()))
+        loc = error.get("loc", ())
+        where = str(loc[-1]) if short and loc else ".".join(str(p) for p in loc)
         got = error.get("input")
         parts.append(f"{where}: {error.get('msg', 'invalid')} (got {got!r})")
     return "; ".join(parts) or "invalid request"
+
+
+def _close_reason(text: str) -> str:
+    """``text`` cut to the 123 bytes of UTF-8 a WebSocket close reason may hold (RFC 6455 5.5)."""
+    data = text.encode()
+    if len(data) <= 123:
+        return text
+    return data[:120].decode(errors="ignore") + "..."

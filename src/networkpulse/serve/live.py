@@ -1,8 +1,10 @@
 """The live feed: one poller per app reads each new window once, encodes it once, and fans it out.
 
 Every WebSocket client has a small bounded queue. The poller only ever *offers* a frame to a queue and never
-waits on a client, so a stalled client cannot slow the poller or anyone else, and memory per client is bounded
-by ``queue_frames`` frames (plus the transport's own small write buffer, which backpressures the sender).
+waits on a client, so a stalled client cannot slow the poller or anyone else. A queue holds at most
+``queue_frames`` frames and :data:`QUEUE_BYTES` of them: frames are shared by every client with the same
+``max_clusters``, but a client asking for a rare ``max_clusters`` has frames of its own, and 64 frames of 200
+clusters would be megabytes. What else a connection may hold is bounded in :mod:`networkpulse.serve.server`.
 
 A client whose queue is full enters *dropping* mode: every frame is skipped and counted until the client has
 drained its queue; then it receives ``{"type": "dropped", "count": N, "resume_from": FIRST_SKIPPED_ID}`` and
@@ -35,6 +37,10 @@ PAGE = 100
 #: commit (the pipeline batches hundreds of windows per transaction when replaying history) healthy clients
 #: drain their queues while the next page is read, and only clients that really cannot keep up drop frames.
 LIVE_PAGE = 16
+#: Bytes of frames one client's queue may hold (one frame always fits, however large). Frames of the
+#: default 20 clusters are ~5-25 KB, so this holds more than a LIVE_PAGE burst of them; together with the
+#: kernel's send buffer a healthy client absorbs a burst commit without dropping.
+QUEUE_BYTES = 512 * 1024
 
 
 def _frame(kind: str, **fields: Any) -> str:
@@ -45,39 +51,51 @@ class Subscriber:
     """One client's bounded queue of encoded frames; fed by the poller, drained by the client's sender."""
 
     __slots__ = (
-        "_frames", "_wakeup", "capacity", "closed", "drop_count", "drop_first", "max_clusters", "start_id"
+        "_bytes", "_frames", "_wakeup", "capacity", "capacity_bytes", "closed", "drop_count", "drop_first",
+        "max_clusters", "start_id",
     )  # fmt: skip
 
-    def __init__(self, max_clusters: int, capacity: int, start_id: int) -> None:
+    def __init__(self, max_clusters: int, capacity: int, start_id: int, capacity_bytes: int = QUEUE_BYTES) -> None:
         self.max_clusters = max_clusters
         self.capacity = capacity
+        self.capacity_bytes = capacity_bytes
         #: The last window id published when this client subscribed: its live frames all come after it.
         self.start_id = start_id
         self.drop_count = 0
         self.drop_first: int | None = None
         self.closed = False
         self._frames: deque[tuple[int, str]] = deque()
+        self._bytes = 0  # len() of the queued frames: ASCII JSON, so characters are bytes
         self._wakeup = asyncio.Event()
 
     def offer(self, window_id: int, frame: str) -> None:
         """Queue ``frame`` or, if the client is behind, count it as dropped. Never blocks."""
-        if self.drop_first is not None or len(self._frames) >= self.capacity:
+        full = len(self._frames) >= self.capacity or (
+            bool(self._frames) and self._bytes + len(frame) > self.capacity_bytes
+        )
+        if self.drop_first is not None or full:
             if self.drop_first is None:
                 self.drop_first = window_id
             self.drop_count += 1
         else:
             self._frames.append((window_id, frame))
+            self._bytes += len(frame)
         self._wakeup.set()
 
     def close(self) -> None:
+        """End the client's sender; the queued frames are released now, not when its task is collected."""
         self.closed = True
+        self._frames.clear()
+        self._bytes = 0
         self._wakeup.set()
 
     async def next(self) -> tuple[int | None, str] | None:
         """The next frame (window id or None for a notice, text), or None once closed."""
         while not self.closed:
             if self._frames:
-                return self._frames.popleft()
+                window_id, frame = self._frames.popleft()
+                self._bytes -= len(frame)
+                return window_id, frame
             if self.drop_first is not None:
                 notice = _frame("dropped", count=self.drop_count, resume_from=self.drop_first)
                 self.drop_first, self.drop_count = None, 0

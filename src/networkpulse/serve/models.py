@@ -30,6 +30,10 @@ class WindowSummary(BaseModel):
     largest: int = Field(description="Size of the largest component.")
     late_events: int = Field(description="Events dropped as late so far (cumulative).")
     clusters: int = Field(description="Stored clusters: components of size >= min_size.")
+    provisional: bool = Field(
+        description="Emitted at the end of a run before the watermark passed it: its panes may still grow. "
+        "The next run on the store removes it and stores the final window under a new id."
+    )
 
 
 class ClusterInWindow(BaseModel):

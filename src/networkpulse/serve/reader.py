@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -122,16 +124,47 @@ class StoreReader:
 
 
 def check_url(url: str) -> None:
-    """Raise :class:`ConfigError` now for a store URL that can never work (the file may just not exist yet).
+    """Raise now for a store that can never work: :class:`ConfigError` for the URL, the store's
+    :class:`PulseError` for a file that is not a networkpulse store (random bytes, another application's
+    SQLite database, a newer schema). A file that does not exist *yet*, or that the pipeline is creating
+    (``pulse demo`` starts the server beside it), is fine: reads answer "empty" until it is there.
 
-    Without this a typo in the URL would look like a store that stays empty forever.
+    Without this a typo in the URL, or the wrong file, would look like a store that stays empty forever.
     """
     try:
         _close_quietly(_open(url))
     except ConfigError:
         raise
+    except PulseError:
+        if not _being_created(url):
+            raise
     except _NOT_READY:
         pass
+
+
+def _being_created(url: str) -> bool:
+    """Whether the SQLite file of ``url`` (a URL ``open_store`` accepted) may still become a store.
+
+    Decided from the file, not from the store's error message: missing, empty, or a SQLite database with no
+    schema and no version yet (the writer creates all of it in one transaction), or locked by that writer.
+    Other stores (no file to look at) are given the benefit of the doubt.
+    """
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() != "sqlite":
+        return True
+    path = rest[1:]
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return True
+    try:
+        con = sqlite3.connect(f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro", uri=True, timeout=5)
+        try:
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            objects = con.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return version == 0 and objects == 0
 
 
 def _is_missing_schema(exc: BaseException) -> bool:
