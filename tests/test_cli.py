@@ -195,7 +195,8 @@ def test_bad_lines_exit_3_with_file_line_and_quarantine(tmp_path: Path) -> None:
         f.writelines(lines[:20])
         f.write(b'{"id": "1", "type": "PushEvent", not json\n')  # line 21
         f.writelines(lines[20:])
-    whole = gzip.compress(b"".join(lines))
+    # The cut file holds the next hour (the same events an hour later would all be late after the first file).
+    whole = gzip.compress(b"".join(lines).replace(b'"created_at":"2015-01-01T12:', b'"created_at":"2015-01-01T13:'))
     cut = tmp_path / "cut.json.gz"
     cut.write_bytes(whole[: len(whole) // 2])
     quarantine = tmp_path / "quarantine.jsonl"

@@ -290,7 +290,7 @@ class Pipeline:
             self.report.add(
                 "late", batch.source, line,
                 f"event time {_iso(ms)} is behind the watermark {_iso(watermark)}: its window was closed",
-                raw=b"" if self.report.quarantine is not None else None,
+                always_quarantine=True,
             )
         n = int(late.sum())
         if self.late.first is None:

@@ -32,8 +32,10 @@ def parse_duration(text: str, what: str = "duration") -> int:
 
 def format_duration(ms: int) -> str:
     """The shortest spelling :func:`parse_duration` reads back: 600000 → ``"10m"``, 1500 → ``"1500ms"``."""
+    if not ms:
+        return "0s"
     for unit in ("d", "h", "m", "s"):
-        if ms and ms % _UNITS_MS[unit] == 0:
+        if ms % _UNITS_MS[unit] == 0:
             return f"{ms // _UNITS_MS[unit]}{unit}"
     return f"{ms}ms"
 

@@ -24,6 +24,9 @@ REASONS = (
     "corrupt_gzip",  # the gzip stream holds invalid deflate data or a bad checksum
     "not_gzip",  # a file named *.gz whose first bytes are not the gzip magic
     "unreadable",  # the file is missing or cannot be opened
+    # behind the watermark when it arrived: its window was closed (the pipeline finds these; the line is intact in
+    # its file, so the quarantine record has "raw": null)
+    "late",
 )
 
 #: How much of an overlong line the quarantine keeps: enough to see what it was, bounded so memory stays flat.
@@ -58,9 +61,12 @@ class InputReport:
         raw: bytes | None = None,
         raw_bytes: int | None = None,
         quarantine: IO[str] | None = None,
+        *,
+        always_quarantine: bool = False,
     ) -> InputError:
         """Record one skipped unit. ``raw`` (possibly only the head of it, ``raw_bytes`` long in full) goes to
-        the quarantine sink if one is set here or on the report."""
+        the quarantine sink if one is set here or on the report; ``always_quarantine`` writes a record with
+        ``"raw": null`` when there is no raw text to keep."""
         err = InputError(source, line, f"{code}: {detail}")
         self.skipped += 1
         self.by_reason[code] += 1
@@ -68,14 +74,14 @@ class InputReport:
             self.messages.append(str(err))
             self.errors.append(err)
         sink = quarantine if quarantine is not None else self.quarantine
-        if sink is not None and raw is not None:
+        if sink is not None and (raw is not None or always_quarantine):
             record: dict[str, object] = {
                 "source": source,
                 "line": line,
                 "reason": err.reason,
-                "raw": raw.decode("utf-8", errors="replace"),
+                "raw": None if raw is None else raw.decode("utf-8", errors="replace"),
             }
-            if raw_bytes is not None and raw_bytes > len(raw):
+            if raw is not None and raw_bytes is not None and raw_bytes > len(raw):
                 record["raw_truncated"] = True
                 record["raw_bytes"] = raw_bytes
             sink.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -93,7 +99,7 @@ class InputReport:
 
     def summary(self) -> str:
         """One human line: how much was read and what was skipped, by reason."""
-        head = f"{self.events} events from {self.files} files"
+        head = f"{self.events} events from {self.files} file{'' if self.files == 1 else 's'}"
         if not self.skipped:
             return f"{head}; nothing skipped"
         reasons = ", ".join(f"{code} {n}" for code, n in sorted(self.by_reason.items()))
