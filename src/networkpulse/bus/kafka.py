@@ -148,7 +148,12 @@ class _Consumer:
 
     def _messages(self, max_messages: int, timeout_s: float) -> list[Any]:
         try:
-            batch = self.consumer.consume(max_messages, timeout_s)
+            # consume(n, timeout) would wait for all n messages; wait for the first only, then take what the
+            # client has already fetched (it prefetches ahead), so a batch is never slower than its first message.
+            first = self.consumer.poll(timeout_s)
+            if first is None:
+                return []
+            batch = [first, *self.consumer.consume(max_messages - 1, 0)] if max_messages > 1 else [first]
         except ck.KafkaException as exc:
             _raise_for(self.url, "consume", exc)
         out = []

@@ -1,0 +1,219 @@
+"""kafka:// against the real broker of scripts/kafka.sh: exactly once under kill -9, dead letters, fencing."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from networkpulse import bus
+from networkpulse.bus import BusError, BusUrl, FencedError
+from networkpulse.bus.avro import decode_raw_event, encode_raw_event
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "gharchive"
+WORKER = Path(__file__).with_name("crash_worker.py")
+NewTopic = Callable[..., str]
+
+
+def real_events(per_file: int) -> list[dict[str, Any]]:
+    """The first ``per_file`` events of every real file: every GH Archive era."""
+    events = []
+    for path in sorted(DATA.glob("*.json.gz")):
+        with gzip.open(path) as lines:
+            events += [json.loads(line) for _, line in zip(range(per_file), lines, strict=False)]
+    return events
+
+
+def produce(url: str, values: list[bytes]) -> None:
+    sink = bus.open_sink(url)
+    for i, value in enumerate(values):
+        sink.send(value, key=b"%d" % i)  # keyed: spread over the partitions
+    sink.flush()
+    sink.close()
+
+
+def consume_all(url: str, idle_s: float = 1.5) -> Iterator[Any]:
+    """Every committed message of ``url``, read by a new group until nothing came for ``idle_s`` (the first
+    message may take longer: the new group has to form)."""
+    source = bus.open_source(url, group=f"check-{uuid.uuid4().hex[:8]}")
+    try:
+        batch = source.poll(10_000, 10)
+        while batch:
+            yield from batch
+            batch = source.poll(10_000, idle_s)
+    finally:
+        source.close()
+
+
+def canonical(event: dict[str, Any]) -> bytes:
+    return msgspec.json.encode(event, order="sorted")
+
+
+def lost_and_duplicated(sent: list[dict[str, Any]], out_url: str) -> tuple[int, int]:
+    want = Counter(canonical(e) for e in sent)
+    got = Counter(canonical(decode_raw_event(m.value())) for m in consume_all(out_url))
+    return sum((want - got).values()), sum((got - want).values())
+
+
+def test_unreachable_broker_says_how_to_start_one() -> None:
+    from networkpulse.bus.kafka import check_topics
+
+    with pytest.raises(BusError, match=r"no broker answered.*bash scripts/kafka.sh start"):
+        check_topics(BusUrl.parse("kafka://127.0.0.1:1/raw"), ["raw"], timeout_s=1)
+
+
+@pytest.mark.kafka
+def test_broker_keeps_old_timestamps_and_creates_no_topic_by_accident(kafka_url: str) -> None:
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    admin = AdminClient({"bootstrap.servers": BusUrl.parse(kafka_url + "/x").servers})
+    resource = ConfigResource(ConfigResource.Type.BROKER, "1")
+    configs = admin.describe_configs([resource])[resource].result(timeout=10)
+    assert configs["log.retention.ms"].value == "-1"  # GH Archive event times are years old
+    assert configs["auto.create.topics.enable"].value == "false"
+    assert configs["transaction.state.log.replication.factor"].value == "1"
+    assert configs["transaction.state.log.min.isr"].value == "1"
+    with pytest.raises(BusError, match=r"does not exist.*create_topics"):
+        bus.open_sink(f"{kafka_url}/no.such.topic.{uuid.uuid4().hex}")
+
+
+@pytest.mark.kafka
+def test_real_events_pass_a_transactional_relay_exactly_once(new_topic: NewTopic) -> None:
+    src, dst = new_topic("once.in", 3), new_topic("once.out", 2)
+    events = real_events(400)
+    produce(src, [encode_raw_event(e) for e in events])
+    link = bus.open_link(src, dst, group=f"once-{uuid.uuid4().hex[:8]}", worker="0")
+    stats = bus.relay(link, decode_raw_event, lambda es: [(None, encode_raw_event(e)) for e in es], idle_s=2)
+    link.close()
+    assert (stats.consumed, stats.produced, stats.dead_letters, stats.aborts) == (len(events), len(events), 0, 0)
+    assert lost_and_duplicated(events, dst) == (0, 0)
+
+
+@pytest.mark.kafka
+def test_poison_messages_go_to_the_dead_letter_topic_and_the_relay_goes_on(new_topic: NewTopic) -> None:
+    src, dst = new_topic("poison.in", 2), new_topic("poison.out", 1)
+    events = real_events(50)
+    good = [encode_raw_event(e) for e in events]
+    poison = {
+        b"": "bad_magic",
+        b'{"type":"PushEvent"}': "bad_magic",
+        b"\xc3\x01" + b"\x01" * 8 + good[0][10:]: "unknown_schema",
+        good[0][:40]: "truncated",
+        good[0] + b"junk": "trailing_bytes",
+    }
+    values = good[:100] + list(poison) + good[100:]
+    produce(src, values)
+    link = bus.open_link(src, dst, group=f"poison-{uuid.uuid4().hex[:8]}", worker="0")
+    stats = bus.relay(link, decode_raw_event, lambda es: [(None, encode_raw_event(e)) for e in es], idle_s=2)
+    link.close()
+    assert (stats.consumed, stats.dead_letters) == (len(values), len(poison))
+    assert lost_and_duplicated(events, dst) == (0, 0)
+    dead = list(consume_all(src + ".dlq"))
+    assert sorted(m.value() for m in dead) == sorted(poison)
+    for message in dead:
+        headers = dict(message.headers())
+        assert headers["pulse.dlq.reason"].decode() == poison[message.value()]
+        topic, partition, offset = headers["pulse.dlq.source"].decode().rsplit(":", 2)
+        assert topic == BusUrl.parse(src).topic and int(partition) in (0, 1) and int(offset) >= 0
+        assert headers["pulse.dlq.error"].startswith(b"undecodable message")
+
+
+@pytest.mark.kafka
+def test_an_uncommitted_transaction_is_invisible_and_its_input_comes_again(new_topic: NewTopic) -> None:
+    src, dst = new_topic("abort.in", 1), new_topic("abort.out", 1)
+    produce(src, [b"a", b"b", b"c"])
+    group = f"abort-{uuid.uuid4().hex[:8]}"
+    first = bus.open_link(src, dst, group=group, worker="0")
+    polled = []
+    while len(polled) < 3:
+        polled += [m.value() for m in first.poll(10, 5)]
+    first.send(b"half done")
+    first.close()  # aborts
+    produce(dst, [b"marker"])  # a read_committed reader that reaches it has passed the aborted message
+    assert [m.value() for m in consume_all(dst)] == [b"marker"]
+    second = bus.open_link(src, dst, group=group, worker="0")
+    again = []
+    while len(again) < 3:
+        again += [m.value() for m in second.poll(10, 5)]
+    assert again == polled == [b"a", b"b", b"c"]
+    second.send(b"done")
+    assert second.commit()
+    second.close()
+    assert [m.value() for m in consume_all(dst)] == [b"marker", b"done"]
+
+
+@pytest.mark.kafka
+def test_a_restarted_worker_fences_its_zombie(new_topic: NewTopic) -> None:
+    src, dst = new_topic("fence.in", 1), new_topic("fence.out", 1)
+    produce(src, [b"x"])
+    group = f"fence-{uuid.uuid4().hex[:8]}"
+    zombie = bus.open_link(src, dst, group=group, worker="0")
+    while not zombie.poll(10, 5):
+        pass
+    zombie.send(b"from the zombie")
+    successor = bus.open_link(src, dst, group=group, worker="0")  # same worker id: takes over
+    with pytest.raises(FencedError, match="another worker took over"):
+        zombie.commit()
+    assert [m.value() for m in successor.poll(10, 10)] == [b"x"]
+    successor.send(b"from the successor")
+    assert successor.commit()
+    successor.close()
+    assert [m.value() for m in consume_all(dst)] == [b"from the successor"]
+
+
+def _spawn(src: str, dst: str, group: str, worker: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), src, dst, group, worker, "--batch", "50", "--delay", "0.05", "--idle", "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_kill_9_of_workers_mid_run_loses_nothing_and_duplicates_nothing(new_topic: NewTopic) -> None:
+    """Two workers share a 2-partition topic; each is killed with SIGKILL at random points (after a random number of
+    batches, plus 0-80 ms, so kills land while sending, between sending and committing — where a worker without
+    transactions would duplicate — or while committing or polling) and restarted; 3 kills in all."""
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    src, dst = new_topic("crash.in", 2), new_topic("crash.out", 2)
+    events = real_events(600)
+    produce(src, [encode_raw_event(e) for e in events])
+    group = f"crash-{uuid.uuid4().hex[:8]}"
+    workers = {w: _spawn(src, dst, group, w) for w in ("0", "1")}
+    kills = 0
+    for victim in ["0", "1", "0"]:
+        proc = workers[victim]
+        steps = rng.randint(1, 4)
+        for _ in range(steps):
+            line = proc.stdout.readline() if proc.stdout else ""
+            assert line.startswith("step"), f"worker {victim} ended before {steps} batches (seed {seed}): {line!r}"
+        time.sleep(rng.uniform(0, 0.08))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        assert proc.returncode == -signal.SIGKILL
+        kills += 1
+        workers[victim] = _spawn(src, dst, group, victim)
+    finals = []
+    for proc in workers.values():
+        out, _ = proc.communicate(timeout=180)
+        assert proc.returncode == 0, out
+        finals.append(json.loads(out.splitlines()[-1]))
+    assert kills == 3
+    assert sum(f["consumed"] for f in finals) > 0, "the workers were done before the last kill: nothing was tested"
+    assert lost_and_duplicated(events, dst) == (0, 0), f"seed {seed}"
