@@ -107,8 +107,9 @@ class EventBatch:
 _DECODER = msgspec.json.Decoder(RawEvent)
 #: UTF-8 byte order mark: some tools write it before the first line; it is not JSON and not part of the event.
 BOM = b"\xef\xbb\xbf"
-#: JSON's whitespace; decode_lines skips lines made only of these, so such lines are not events.
-_JSON_SPACE = np.frombuffer(b" \t\r\n", np.uint8)
+#: JSON's whitespace; decode_lines skips lines made only of these, so such lines are not events (and not errors).
+JSON_SPACE = b" \t\r\n"
+_JSON_SPACE = np.frombuffer(JSON_SPACE, np.uint8)
 
 
 class _LineReader:
@@ -203,7 +204,7 @@ class _LineReader:
                 code, self.source, self.lines_done + 1, detail.strip(), self.pending,
                 quarantine=self.quarantine,
             )
-        elif self.pending.strip():
+        elif self.pending.strip(JSON_SPACE):
             self._decode(self.pending)
         self.pending = b""
 
@@ -251,7 +252,7 @@ class _LineReader:
         events: list[RawEvent] = []
         lines: list[int] = []
         for offset, line in enumerate(buf.split(b"\n")):
-            if not line.strip():
+            if not line.strip(JSON_SPACE):  # as decode_lines: a line of form feeds is not blank
                 continue
             where = first + offset
             if len(line) > self.max_line_bytes:

@@ -93,4 +93,7 @@ class TimeCheck:
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, ValueError, OSError):  # past 9999-12-31 in UTC (9999-12-31T23:59-14:00 is)
+        return f"{ms} ms after 1970-01-01T00:00:00Z"

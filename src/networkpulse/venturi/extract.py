@@ -164,11 +164,16 @@ def _apply_rules(events: Sequence[RawEvent]) -> _Found:
                 dst.append(owner)
                 kind.append(REPO_OWNER)
                 n += 1
-        if n:
+        if n == 1:  # the common case: appends, no temporary lists
             kept += 1
-            etype.extend([ev.type] * n)
-            eid.extend([ev.id] * n)
-            at.extend([i] * n)
+            etype.append(ev.type)
+            eid.append(ev.id)
+            at.append(i)
+        elif n:
+            kept += 1
+            etype += (ev.type, ev.type)
+            eid += (ev.id, ev.id)
+            at += (i, i)
         else:
             alone.append(actor)
             if other or owner:
@@ -192,8 +197,9 @@ def _drop_bad_logins(
             continue
         if report is not None:
             role, login = one.first_bad()
+            shown = login if len(login) <= 80 else login[:80] + "…"  # a 10 MB login stays out of the messages
             detail = (
-                f"{ev.type} {role} login {login!r} holds a control, format or whitespace character; "
+                f"{ev.type} {role} login {shown!r} holds a control, format or whitespace character; "
                 "expected a GitHub login such as 'octocat' or 'dependabot[bot]'; event skipped"
             )
             report.add("bad_login", source, int(lines[i]), detail)
