@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -40,13 +40,23 @@ def postgres_url() -> str:
 
 
 @pytest.fixture
-def new_topic(kafka_url: str) -> Callable[[str, int], str]:
-    """``new_topic(name, partitions)`` creates a fresh topic (and its .dlq) and returns its URL."""
-    from networkpulse.bus import create_topics
+def new_topic(kafka_url: str) -> Iterator[Callable[[str, int], str]]:
+    """``new_topic(name, partitions)`` creates a fresh topic (and its .dlq) and returns its URL; both are deleted
+    after the test, so the broker's data dir does not grow with every run (retention is infinite)."""
+    from confluent_kafka.admin import AdminClient
+
+    from networkpulse.bus import BusUrl, create_topics
+
+    made: list[str] = []
 
     def make(name: str, partitions: int = 1) -> str:
         url = f"{kafka_url}/test.{name}.{uuid.uuid4().hex[:10]}"
         create_topics(url, partitions)
+        made.append(BusUrl.parse(url).topic)
         return url
 
-    return make
+    yield make
+    if made:
+        admin = AdminClient({"bootstrap.servers": BusUrl.parse(kafka_url + "/x").servers})
+        for future in admin.delete_topics([t + suffix for t in made for suffix in ("", ".dlq")]).values():
+            future.result(timeout=30)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import queue
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -68,6 +70,27 @@ def lost_and_duplicated(sent: list[dict[str, Any]], out_url: str) -> tuple[int, 
     return sum((want - got).values()), sum((got - want).values())
 
 
+def relay_until(link: bus.Link, count: int) -> bus.RelayStats:
+    """Relay raw events until ``count`` messages were decoded (dead letters included), then commit and stop; a
+    minute at most. Counting, not an idle timeout, ends it: a loaded machine may take seconds to form the group."""
+    stop = threading.Event()
+    seen = 0
+
+    def decode(value: bytes) -> dict[str, Any]:
+        nonlocal seen
+        seen += 1
+        if seen >= count:
+            stop.set()
+        return decode_raw_event(value)
+
+    deadline = threading.Timer(60, stop.set)
+    deadline.start()
+    try:
+        return bus.relay(link, decode, lambda events: [(None, encode_raw_event(e)) for e in events], stop=stop)
+    finally:
+        deadline.cancel()
+
+
 def test_unreachable_broker_says_how_to_start_one() -> None:
     from networkpulse.bus.kafka import check_topics
 
@@ -96,7 +119,7 @@ def test_real_events_pass_a_transactional_relay_exactly_once(new_topic: NewTopic
     events = real_events(400)
     produce(src, [encode_raw_event(e) for e in events])
     link = bus.open_link(src, dst, group=f"once-{uuid.uuid4().hex[:8]}", worker="0")
-    stats = bus.relay(link, decode_raw_event, lambda es: [(None, encode_raw_event(e)) for e in es], idle_s=2)
+    stats = relay_until(link, len(events))
     link.close()
     assert (stats.consumed, stats.produced, stats.dead_letters, stats.aborts) == (len(events), len(events), 0, 0)
     assert lost_and_duplicated(events, dst) == (0, 0)
@@ -117,7 +140,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_relay_goes_on(new_t
     values = good[:100] + list(poison) + good[100:]
     produce(src, values)
     link = bus.open_link(src, dst, group=f"poison-{uuid.uuid4().hex[:8]}", worker="0")
-    stats = bus.relay(link, decode_raw_event, lambda es: [(None, encode_raw_event(e)) for e in es], idle_s=2)
+    stats = relay_until(link, len(values))
     link.close()
     assert (stats.consumed, stats.dead_letters) == (len(values), len(poison))
     assert lost_and_duplicated(events, dst) == (0, 0)
@@ -174,13 +197,54 @@ def test_a_restarted_worker_fences_its_zombie(new_topic: NewTopic) -> None:
     assert [m.value() for m in consume_all(dst)] == [b"from the successor"]
 
 
-def _spawn(src: str, dst: str, group: str, worker: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(WORKER), src, dst, group, worker, "--batch", "50", "--delay", "0.05", "--idle", "3"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+class Worker:
+    """A crash_worker.py process; its stdout lines arrive on a queue, so waiting for them can time out."""
+
+    def __init__(self, src: str, dst: str, group: str, worker: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(WORKER), src, dst, group, worker, "--batch", "50", "--delay", "0.05"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout or ():
+            self.lines.put(line)
+        self.lines.put("")  # end of output
+
+    def wait_steps(self, steps: int) -> None:
+        for _ in range(steps):
+            line = self.lines.get(timeout=60)
+            assert line.startswith("step"), f"worker ended before {steps} batches: {line!r}"
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        assert self.proc.wait(10) == -signal.SIGKILL
+
+    def stop(self) -> dict[str, int]:
+        """SIGTERM: the worker commits its batch and prints its stats."""
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(60) == 0
+        lines = []
+        while line := self.lines.get(timeout=10):
+            lines.append(line)
+        return json.loads(lines[-1])
+
+
+def read_until(url: str, count: int, timeout_s: float = 120) -> None:
+    """Wait until ``url`` holds ``count`` committed messages."""
+    source = bus.open_source(url, group=f"wait-{uuid.uuid4().hex[:8]}")
+    deadline = time.monotonic() + timeout_s
+    seen = 0
+    try:
+        while seen < count and time.monotonic() < deadline:
+            seen += len(source.poll(10_000, 1))
+    finally:
+        source.close()
+    assert seen >= count, f"only {seen} of {count} messages arrived within {timeout_s:g} s"
 
 
 @pytest.mark.kafka
@@ -195,25 +259,13 @@ def test_kill_9_of_workers_mid_run_loses_nothing_and_duplicates_nothing(new_topi
     events = real_events(600)
     produce(src, [encode_raw_event(e) for e in events])
     group = f"crash-{uuid.uuid4().hex[:8]}"
-    workers = {w: _spawn(src, dst, group, w) for w in ("0", "1")}
-    kills = 0
+    workers = {w: Worker(src, dst, group, w) for w in ("0", "1")}
     for victim in ["0", "1", "0"]:
-        proc = workers[victim]
-        steps = rng.randint(1, 4)
-        for _ in range(steps):
-            line = proc.stdout.readline() if proc.stdout else ""
-            assert line.startswith("step"), f"worker {victim} ended before {steps} batches (seed {seed}): {line!r}"
+        workers[victim].wait_steps(rng.randint(1, 4))
         time.sleep(rng.uniform(0, 0.08))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-        assert proc.returncode == -signal.SIGKILL
-        kills += 1
-        workers[victim] = _spawn(src, dst, group, victim)
-    finals = []
-    for proc in workers.values():
-        out, _ = proc.communicate(timeout=180)
-        assert proc.returncode == 0, out
-        finals.append(json.loads(out.splitlines()[-1]))
-    assert kills == 3
+        workers[victim].kill()
+        workers[victim] = Worker(src, dst, group, victim)
+    read_until(dst, len(events))
+    finals = [w.stop() for w in workers.values()]
     assert sum(f["consumed"] for f in finals) > 0, "the workers were done before the last kill: nothing was tested"
     assert lost_and_duplicated(events, dst) == (0, 0), f"seed {seed}"
