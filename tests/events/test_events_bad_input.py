@@ -253,3 +253,26 @@ def test_years_between_files_are_not_implausible() -> None:
     report = InputReport()
     n = sum(len(b) for b in iter_event_batches([str(p) for p in sorted(DATA.glob("*.json.gz"))], report))
     assert report.skipped == 0 and n == 1639 + 6851 + 7119 + 8273 + 2048
+
+
+def test_invalid_utf8_inside_a_string_is_a_malformed_line(tmp_path: Path) -> None:
+    """msgspec raises UnicodeDecodeError (not DecodeError) for bad UTF-8 inside a string it decodes."""
+    path = tmp_path / "utf8.json"
+    path.write_bytes(b"\n".join([good(1), good(2).replace(b'"a2"', b'"a\xc0\xaf2"'), good(3)]))
+    ids, report = read([path])
+    assert ids == ["1", "3"] and report.by_reason == {"malformed_json": 1}
+    assert report.messages[0].startswith(f"{path}:2: malformed_json: invalid UTF-8")
+
+
+def test_two_events_on_one_line_are_one_malformed_line(tmp_path: Path) -> None:
+    """decode_lines splits on any whitespace, so it would read two events from one line (and shift line numbers);
+    a GH Archive line holds one event, as the per-line path says."""
+    path = tmp_path / "two.json"
+    path.write_bytes(b"\n".join([good(1) + good(2), b"", good(3), good(4) + b" " + good(5), good(6)]) + b"\n")
+    report = InputReport()
+    got = [(e.id, int(n)) for b in iter_event_batches([str(path)], report) for e, n in zip(b.events, b.lines,
+                                                                                             strict=True)]
+    assert got == [("3", 3), ("6", 5)]
+    assert [m.split(": ")[:2] for m in report.messages] == [[f"{path}:1", "malformed_json"],
+                                                            [f"{path}:4", "malformed_json"]]
+    assert "trailing characters" in report.messages[0]

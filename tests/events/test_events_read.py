@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from networkpulse.errors import ConfigError
-from networkpulse.events import InputReport, Login, expand_sources, iter_event_batches
+from networkpulse.events import InputReport, Login, RawEvent, expand_sources, iter_event_batches
+from networkpulse.events.gharchive import epoch_ms
 from networkpulse.venturi import FilterStats, read_interactions
 
 DATA = Path(__file__).resolve().parents[3] / "shared/data/gharchive"
@@ -147,3 +148,23 @@ def test_each_event_knows_its_line(tmp_path: Path) -> None:
     # the event on each reported line is the one written there
     ids = [ev.id for b in batches for ev in b.events]
     assert all(f'"id":"{i}"'.encode() in rows[n - 1] for i, n in zip(ids, lines.tolist(), strict=True))
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        ["2015-01-01T12:00:01Z", "2015-01-01T12:59:59Z"],
+        ["2013-02-15T00:00:39-08:00", "2013-02-15T01:00:34-08:00"],
+        ["2013-03-10T01:59:59-08:00", "2013-03-10T03:00:00-07:00"],  # a DST switch inside one chunk
+        ["2015-01-01T12:00:01.250Z", "2015-01-01T12:00:01Z"],  # fractions
+        ["2015-01-01T12:00:01+00:00", "2015-01-01T13:00:01+01:00", "2015-01-01T12:00:01Z"],
+        ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+01:00", "2011-02-15T00:00:06+05:30"],
+        ["2025-01-01T15:00:00Z"],
+        [],
+    ],
+)
+def test_epoch_ms_equals_timestamp(stamps: list[str]) -> None:
+    events = [RawEvent("X", datetime.fromisoformat(s)) for s in stamps]
+    got = epoch_ms(events)
+    assert got.dtype == np.int64
+    assert got.tolist() == [round(ev.created_at.timestamp() * 1000) for ev in events]

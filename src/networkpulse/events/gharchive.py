@@ -109,7 +109,8 @@ _DECODER = msgspec.json.Decoder(RawEvent)
 BOM = b"\xef\xbb\xbf"
 #: JSON's whitespace; decode_lines skips lines made only of these, so such lines are not events (and not errors).
 JSON_SPACE = b" \t\r\n"
-_JSON_SPACE = np.frombuffer(JSON_SPACE, np.uint8)
+_IS_SPACE = np.zeros(256, np.bool_)
+_IS_SPACE[np.frombuffer(JSON_SPACE, np.uint8)] = True
 
 
 class _LineReader:
@@ -231,19 +232,23 @@ class _LineReader:
     def _decode(self, buf: bytes) -> None:
         """Decode the whole lines ``buf``; O(len(buf)). Per-line decoding only for a chunk with a bad line."""
         first = self.lines_done + 1
-        count = buf.count(b"\n") + (not buf.endswith(b"\n"))
+        data = np.frombuffer(buf, np.uint8)
+        ends = np.flatnonzero(data == 10)  # numpy finds the newlines faster than bytes.count counts them
+        count = len(ends) + (not buf.endswith(b"\n"))
         self.lines_done += count
         events: list[RawEvent] | None = None
+        lines: npt.NDArray[np.int64] | None = None
         if len(buf) <= self.max_line_bytes:
-            # RecursionError: JSON nested ~1000 deep anywhere in a line, even in a skipped field
-            with contextlib.suppress(msgspec.DecodeError, RecursionError):
+            # RecursionError: JSON nested ~1000 deep anywhere in a line, even in a skipped field;
+            # UnicodeDecodeError: invalid UTF-8 inside a string msgspec decodes (outside one it is a DecodeError)
+            with contextlib.suppress(msgspec.DecodeError, RecursionError, UnicodeDecodeError):
                 events = _DECODER.decode_lines(buf)
-        if events is None:
+        if events is not None:
+            lines = _event_lines(data, ends, count, len(events))
+        if events is None or lines is None:
             events, lines = self._decode_each(buf, first)
-        elif len(events) == count:  # no blank line: the common case costs no scan of the buffer
-            lines = np.arange(first, first + count, dtype=np.int64)
         else:
-            lines = _event_lines(buf, first)
+            lines += first
         if events:
             self._accept(events, lines, buf, first)
 
@@ -273,6 +278,9 @@ class _LineReader:
                 self.report.add("wrong_shape", self.source, where, str(exc), line, quarantine=self.quarantine)
             except msgspec.DecodeError as exc:
                 self.report.add("malformed_json", self.source, where, str(exc), line, quarantine=self.quarantine)
+            except UnicodeDecodeError as exc:
+                detail = f"invalid UTF-8 in a string: {exc.reason} at byte {exc.start}"
+                self.report.add("malformed_json", self.source, where, detail, line, quarantine=self.quarantine)
             except RecursionError:
                 detail = "JSON nested too deep to decode (past the ~1000-level recursion limit); expected an event"
                 self.report.add("malformed_json", self.source, where, detail, line, quarantine=self.quarantine)
@@ -297,16 +305,24 @@ class _LineReader:
         self.out_times.append(times)
 
 
-def _event_lines(buf: bytes, first: int) -> npt.NDArray[np.int64]:
-    """Line numbers of the lines of ``buf`` that hold more than JSON whitespace (those decode_lines decodes),
-    numbering from ``first``. Numpy over the buffer, O(len(buf)); only for chunks with blank lines."""
-    data = np.frombuffer(buf, np.uint8)
-    solid = np.concatenate(([0], np.cumsum(~np.isin(data, _JSON_SPACE), dtype=np.int64)))
-    ends = np.flatnonzero(data == 10)
-    if not buf.endswith(b"\n"):
-        ends = np.append(ends, len(buf))
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    return first + np.flatnonzero(solid[ends] > solid[starts]).astype(np.int64)
+def _event_lines(
+    data: npt.NDArray[np.uint8], ends: npt.NDArray[np.intp], count: int, values: int
+) -> npt.NDArray[np.int64] | None:
+    """0-based indexes of the ``count`` lines of ``data`` (newlines at ``ends``) that hold the ``values`` values
+    decode_lines found, or None when they cannot be one per non-blank line: decode_lines splits values on any
+    whitespace, so ``{…}{…}`` on one line gives two, which the per-line path then reports as malformed.
+
+    Common case: every line starts with a non-space byte, so none is blank and ``values == count`` proves one value
+    per line: a gather of one byte per line. Otherwise a cumulative count of non-space bytes finds the blank
+    lines. O(len(data)) in numpy.
+    """
+    starts = np.concatenate(([0], ends + 1))[:count]
+    if not np.count_nonzero(_IS_SPACE[data[starts]]):
+        return np.arange(count, dtype=np.int64) if values == count else None
+    solid = np.concatenate(([0], np.cumsum(~_IS_SPACE[data], dtype=np.int64)))
+    stops = ends if len(ends) == count else np.append(ends, len(data))
+    nonblank = np.flatnonzero(solid[stops] > solid[starts]).astype(np.int64)
+    return nonblank if len(nonblank) == values else None
 
 
 _ENCODER = msgspec.json.Encoder()
