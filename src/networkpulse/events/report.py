@@ -29,6 +29,10 @@ REASONS = (
     "late",
 )
 
+#: Characters valid raw inside a JSON string that still end a line for ``str.splitlines`` (and U+2028/9 for
+#: JavaScript): escaped in quarantine records, so one record is one line for every reader.
+_LINE_BREAKS = {c: f"\\u{c:04x}" for c in (0x85, 0x2028, 0x2029)}
+
 #: How much of an overlong line the quarantine keeps: enough to see what it was, bounded so memory stays flat.
 QUARANTINE_HEAD_BYTES = 1 << 20
 
@@ -84,7 +88,7 @@ class InputReport:
             if raw is not None and raw_bytes is not None and raw_bytes > len(raw):
                 record["raw_truncated"] = True
                 record["raw_bytes"] = raw_bytes
-            sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+            sink.write(json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS) + "\n")
         return err
 
     def merge(self, other: InputReport) -> None:
