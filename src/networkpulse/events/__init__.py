@@ -10,6 +10,7 @@ from networkpulse.events.gharchive import (
     RawEvent,
     Repo,
     Repository,
+    epoch_ms,
     iter_event_batches,
 )
 from networkpulse.events.plausible import DEFAULT_MAX_SKEW_MS, GITHUB_EPOCH_MS
@@ -29,6 +30,7 @@ __all__ = [
     "RawEvent",
     "Repo",
     "Repository",
+    "epoch_ms",
     "expand_sources",
     "iter_event_batches",
 ]

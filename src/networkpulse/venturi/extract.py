@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from networkpulse.events import EventBatch, InputReport, Login, RawEvent, iter_event_batches
+from networkpulse.events import EventBatch, InputReport, Login, RawEvent, epoch_ms, iter_event_batches
 from networkpulse.venturi.rules import PAYLOAD_RULES, REPO_OWNER, recovered_owner
 from networkpulse.venturi.stats import FilterStats
 from networkpulse.venturi.types import InteractionBatch
@@ -38,9 +38,7 @@ def extract(
         events, times_ms, lines, source = batch.events, batch.times_ms, batch.lines, batch.source
     else:
         events = list(batch)
-        seconds = np.array([ev.created_at.timestamp() for ev in events], np.float64)
-        times_ms = np.rint(seconds * 1000.0).astype(np.int64)
-        lines, source = np.arange(1, len(events) + 1, dtype=np.int64), ""
+        times_ms, lines, source = epoch_ms(events), np.arange(1, len(events) + 1, dtype=np.int64), ""
     found = _apply_rules(events)
     if found.plain():
         at = np.asarray(found.at, dtype=np.intp)

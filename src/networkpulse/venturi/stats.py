@@ -14,11 +14,11 @@ class FilterStats:
     (anonymous or missing actor), ``"no_counterpart"`` (no rule gave a counterpart), ``"self"`` (every
     counterpart was the actor) and ``"bad_login"`` (a login with a control, format or whitespace character;
     also reported, with file:line, in the :class:`~networkpulse.events.InputReport` given to ``extract``).
-    Pair level: ``dropped_pairs`` counts single candidate pairs left out of a kept
-    or dropped event (``"self"``, ``"duplicate"``: the same counterpart under two rules); ``kinds`` counts
-    emitted interactions per kind. ``actor_is_owner`` counts events whose actor is the repository owner
-    (the figure the 2016 system reported as filtered). ``owners_recovered`` counts events whose repository owner
-    came from a fallback field (``payload.repo``, ``url``; see the ``repo_owner`` rule).
+    Pair level: ``dropped_pairs`` counts single candidate pairs left out of a kept or dropped event (``"self"``,
+    ``"duplicate"``: the same counterpart under two rules); ``kinds`` counts emitted interactions per kind.
+    ``actor_is_owner`` counts events whose actor is the repository owner (the figure the 2016 system reported as
+    filtered). ``owners_recovered`` counts events whose repository owner came from a fallback field
+    (``payload.repo``, ``url``; see the ``repo_owner`` rule).
     """
 
     events: int = 0
