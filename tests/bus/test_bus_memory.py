@@ -60,8 +60,7 @@ def _poison_aware(value: bytes) -> bytes:
 def test_relay_delivers_every_message_once_and_dead_letters_poison() -> None:
     src, dst = topic(), topic()
     sink = bus.open_sink(src)
-    for i in range(100):
-        sink.send(b"poison%d" % i if i % 10 == 3 else b"m%d" % i, key=b"k%d" % i)
+    assert sink.send((b"k%d" % i, b"poison%d" % i if i % 10 == 3 else b"m%d" % i) for i in range(100)) == 100
     link = bus.open_link(src, dst, group="stage", worker="0")
     stats = bus.relay(link, _poison_aware, lambda records: ((None, r.upper()) for r in records), max_batch=7, idle_s=0)
     assert (stats.consumed, stats.produced, stats.dead_letters, stats.aborts) == (100, 90, 10, 0)
@@ -79,16 +78,15 @@ def test_relay_delivers_every_message_once_and_dead_letters_poison() -> None:
 def test_uncommitted_work_is_invisible_and_read_again() -> None:
     src, dst = topic(), topic()
     sink = bus.open_sink(src)
-    for i in range(5):
-        sink.send(b"%d" % i)
+    sink.send((None, b"%d" % i) for i in range(5))
     first = bus.open_link(src, dst, group="stage", worker="0")
     assert [m.value() for m in first.poll(3, 0)] == [b"0", b"1", b"2"]
-    first.send(b"out")
+    first.send([(None, b"out")])
     first.close()  # a crash before commit
     assert _values(dst) == []
     second = bus.open_link(src, dst, group="stage", worker="0")
     assert [m.value() for m in second.poll(3, 0)] == [b"0", b"1", b"2"]
-    second.send(b"out")
+    assert second.send([(None, b"out")]) == 1
     assert second.commit()
     assert [m.value() for m in bus.open_link(src, dst, group="stage", worker="0").poll(10, 0)] == [b"3", b"4"]
     assert _values(dst) == [b"out"]
@@ -97,8 +95,7 @@ def test_uncommitted_work_is_invisible_and_read_again() -> None:
 def test_source_groups_commit_independently_and_committed_messages_are_dropped() -> None:
     url = topic()
     sink = bus.open_sink(url)
-    for i in range(4):
-        sink.send(b"%d" % i)
+    sink.send((None, b"%d" % i) for i in range(4))
     a, b = bus.open_source(url, group="a"), bus.open_source(url, group="b")
     assert len(a.poll(10, 0)) == 4
     a.commit()
@@ -114,7 +111,7 @@ def test_source_groups_commit_independently_and_committed_messages_are_dropped()
 def test_poll_waits_for_a_message_from_another_thread() -> None:
     url = topic()
     source = bus.open_source(url, group="g")
-    threading.Timer(0.05, lambda: bus.open_sink(url).send(b"late")).start()
+    threading.Timer(0.05, lambda: bus.open_sink(url).send([(None, b"late")])).start()
     started = time.monotonic()
     assert [m.value() for m in source.poll(10, 5)] == [b"late"]
     assert time.monotonic() - started < 4

@@ -9,13 +9,15 @@ reaches a stage without being copied into another object.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from networkpulse.errors import ConfigError, PulseError
 
 Headers = Sequence[tuple[str, bytes]]
+# What stages send: (key, value) pairs, a batch at a time; the key picks the partition (None: any).
+Records = Iterable[tuple[bytes | None, bytes]]
 
 # Kafka's own rule for topic names (and a sane one for in-memory topics).
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
@@ -80,7 +82,9 @@ class Sink(Protocol):
 
     url: str
 
-    def send(self, value: bytes, key: bytes | None = None, headers: Headers | None = None) -> None: ...
+    def send(self, records: Records) -> int:
+        """Queue every ``(key, value)`` of ``records``; returns how many."""
+        ...
 
     def flush(self) -> None: ...
 
@@ -100,7 +104,9 @@ class Link(Protocol):
 
     def poll(self, max_messages: int, timeout_s: float) -> Sequence[Message]: ...
 
-    def send(self, value: bytes, key: bytes | None = None, headers: Headers | None = None) -> None: ...
+    def send(self, records: Records) -> int:
+        """Add every ``(key, value)`` of ``records`` to the open transaction; returns how many."""
+        ...
 
     def dead_letter(self, message: Message, error: DecodeError) -> None:
         """Send ``message`` as is to the source topic's ``.dlq`` topic, its reason in the headers."""

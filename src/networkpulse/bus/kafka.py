@@ -26,6 +26,7 @@ from networkpulse.bus.base import (
     FencedError,
     Headers,
     Message,
+    Records,
     dead_letter_headers,
 )
 from networkpulse.errors import ConfigError, MissingExtraError
@@ -156,15 +157,16 @@ class _Consumer:
             batch = [first, *self.consumer.consume(max_messages - 1, 0)] if max_messages > 1 else [first]
         except ck.KafkaException as exc:
             _raise_for(self.url, "consume", exc)
-        out = []
+        if all(message.error() is None for message in batch):
+            return batch
         for message in batch:
             err = message.error()
-            if err is None:
-                out.append(message)
-            elif err.fatal() or err.code() in (ck.KafkaError.UNKNOWN_TOPIC_OR_PART, ck.KafkaError._UNKNOWN_TOPIC):
+            if err is not None and (
+                err.fatal() or err.code() in (ck.KafkaError.UNKNOWN_TOPIC_OR_PART, ck.KafkaError._UNKNOWN_TOPIC)
+            ):
                 _raise_for(self.url, "consume", ck.KafkaException(err))
-            # Other errors are informational (a broker restarting, a partition moving): librdkafka retries them.
-        return out
+        # Other errors are informational (a broker restarting, a partition moving): librdkafka retries them.
+        return [message for message in batch if message.error() is None]
 
 
 class KafkaSource(_Consumer):
@@ -196,7 +198,6 @@ class KafkaSink:
         self.url = str(url)
         self.topic = url.topic
         self.failures: list[str] = []
-        self.sent = 0
         self.producer = ck.Producer(
             {
                 **_servers(url),
@@ -213,11 +214,11 @@ class KafkaSink:
     def _failed(self, err: Any, message: Any) -> None:
         self.failures.append(f"{err} (partition {message.partition()})")
 
-    def send(self, value: bytes, key: bytes | None = None, headers: Headers | None = None) -> None:
-        _produce(self.producer, self.topic, value, key, headers)
-        self.sent += 1
-        if self.sent % 10_000 == 0:
-            self.producer.poll(0)  # serve delivery reports so failures surface while sending, not only at flush
+    def send(self, records: Records) -> int:
+        sent = _produce(self.producer, self.topic, records)
+        # Serve delivery reports, so failures surface while sending, not only at flush.
+        self.producer.poll(0)
+        return sent
 
     def flush(self, timeout_s: float = 60.0) -> None:
         left = self.producer.flush(timeout_s)
@@ -231,23 +232,28 @@ class KafkaSink:
         self.flush()
 
 
-def _produce(producer: Any, topic: str, value: bytes, key: bytes | None, headers: Headers | None) -> None:
-    while True:
-        try:
-            if headers:
-                producer.produce(topic, value, key, headers=list(headers))
-            else:
-                producer.produce(topic, value, key)
-            return
-        except BufferError:  # the local queue is full: let librdkafka send some, then retry
-            producer.poll(0.05)
+def _produce(producer: Any, topic: str, records: Records, headers: Headers | None = None) -> int:
+    """Queue every ``(key, value)``; O(n) with one C call per message, the whole cost on the hot path."""
+    produce = producer.produce
+    extra = {"headers": list(headers)} if headers else {}
+    sent = 0
+    for key, value in records:
+        while True:
+            try:
+                produce(topic, value, key, **extra)
+                break
+            except BufferError:  # the local queue is full: let librdkafka send some, then retry
+                producer.poll(0.05)
+        sent += 1
+    return sent
 
 
 class KafkaLink(_Consumer):
     """:class:`~networkpulse.bus.base.Link`: consume ``source``, produce ``sink``, exactly once by transactions.
 
-    Each :meth:`commit` is one transaction holding the messages sent since the last one and the offsets after
-    the messages polled since then. An aborted transaction rewinds the consumer to the first of those messages.
+    Each :meth:`commit` is one transaction holding the messages sent since the last one and the consumer's
+    positions (the offsets after the messages polled). An aborted transaction rewinds the consumer to the group's
+    committed offsets, which are where that transaction started.
     """
 
     def __init__(
@@ -265,8 +271,7 @@ class KafkaLink(_Consumer):
         self.url = f"{source} -> {sink}"
         self.sink = sink.topic
         self.timeout_s = timeout_s
-        self.first: dict[int, int] = {}  # partition → first offset polled in the open transaction
-        self.next: dict[int, int] = {}  # partition → offset after the last one polled
+        self.polled = False  # since the last commit
         self.open = False
         self.producer = ck.Producer(
             {
@@ -287,12 +292,7 @@ class KafkaLink(_Consumer):
 
     def poll(self, max_messages: int, timeout_s: float) -> Sequence[Message]:
         batch = self._messages(max_messages, timeout_s)
-        first, following = self.first, self.next
-        for message in batch:
-            partition, offset = message.partition(), message.offset()
-            if partition not in first:
-                first[partition] = offset
-            following[partition] = offset + 1
+        self.polled = self.polled or bool(batch)
         return batch
 
     def _begin(self) -> None:
@@ -303,20 +303,23 @@ class KafkaLink(_Consumer):
                 _raise_for(self.url, "begin_transaction", exc)
             self.open = True
 
-    def send(self, value: bytes, key: bytes | None = None, headers: Headers | None = None) -> None:
+    def send(self, records: Records) -> int:
         self._begin()
-        _produce(self.producer, self.sink, value, key, headers)
+        return _produce(self.producer, self.sink, records)
 
     def dead_letter(self, message: Message, error: DecodeError) -> None:
         self._begin()
         headers = dead_letter_headers(message, error)
-        _produce(self.producer, self.topic + DLQ_SUFFIX, message.value() or b"", message.key(), headers)
+        _produce(self.producer, self.topic + DLQ_SUFFIX, [(message.key(), message.value() or b"")], headers)
 
     def commit(self) -> bool:
-        if not self.next and not self.open:
+        if not self.polled and not self.open:
             return True
         self._begin()
-        offsets = [ck.TopicPartition(self.topic, p, o) for p, o in self.next.items()]
+        # position() is the offset after the last message handed to us, per partition; one C call instead of
+        # tracking offsets message by message. Partitions not read yet have none (negative) and are left out.
+        positions = self.consumer.position(self.consumer.assignment())
+        offsets = [tp for tp in positions if tp.offset >= 0]
         try:
             metadata = self.consumer.consumer_group_metadata()
             _retry(lambda: self.producer.send_offsets_to_transaction(offsets, metadata, self.timeout_s))
@@ -326,24 +329,24 @@ class KafkaLink(_Consumer):
                 _raise_for(self.url, "commit_transaction", exc)
             self._abort()
             return False
-        self.open = False
-        self.first.clear()
-        self.next.clear()
+        self.open = self.polled = False
         return True
 
     def _abort(self) -> None:
-        """Abort the open transaction and rewind to its first polled message on every partition."""
+        """Abort the open transaction and rewind every partition to the group's committed offset (the start, as
+        ``auto.offset.reset=earliest`` does, for one never committed)."""
         try:
             self.producer.abort_transaction(self.timeout_s)
+            committed = self.consumer.committed(self.consumer.assignment(), self.timeout_s)
         except ck.KafkaException as exc:
-            _raise_for(self.url, "abort_transaction", exc)
-        self.open = False
-        for partition, offset in self.first.items():
+            _raise_for(self.url, "abort", exc)
+        self.open = self.polled = False
+        for tp in committed:
+            if tp.offset < 0:
+                tp.offset = ck.OFFSET_BEGINNING
             # A partition no longer ours after a rebalance needs no rewind: its new owner starts from the commit.
             with contextlib.suppress(ck.KafkaException):
-                self.consumer.seek(ck.TopicPartition(self.topic, partition, offset))
-        self.first.clear()
-        self.next.clear()
+                self.consumer.seek(tp)
 
     def close(self) -> None:
         """Abort what is not committed and leave; a static member's partitions wait for it until the session ends."""

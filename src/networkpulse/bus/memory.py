@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from networkpulse.bus.base import DLQ_SUFFIX, BusUrl, DecodeError, Headers, Message, dead_letter_headers
+from networkpulse.bus.base import DLQ_SUFFIX, BusUrl, DecodeError, Headers, Message, Records, dead_letter_headers
 
 # One lock for every memory topic, so a commit that appends to two topics and moves a group is one atomic step.
 _LOCK = threading.Lock()
@@ -124,10 +124,14 @@ class MemorySink:
         self.url = str(url)
         self.topic_name = url.topic
 
-    def send(self, value: bytes, key: bytes | None = None, headers: Headers | None = None) -> None:
+    def send(self, records: Records) -> int:
         with _ARRIVED:
-            _topic(self.topic_name).append(value, key, headers)
+            topic = _topic(self.topic_name)
+            before = topic.end()
+            for key, value in records:
+                topic.append(value, key, None)
             _ARRIVED.notify_all()
+            return topic.end() - before
 
     def flush(self) -> None:
         """Sends are stored synchronously; nothing is pending."""
@@ -144,8 +148,10 @@ class MemoryLink(_Reader):
         self.sink_name = sink.topic
         self.pending: list[tuple[str, bytes, bytes | None, Headers | None]] = []
 
-    def send(self, value: bytes, key: bytes | None = None, headers: Headers | None = None) -> None:
-        self.pending.append((self.sink_name, value, key, headers))
+    def send(self, records: Records) -> int:
+        before = len(self.pending)
+        self.pending.extend((self.sink_name, value, key, None) for key, value in records)
+        return len(self.pending) - before
 
     def dead_letter(self, message: Message, error: DecodeError) -> None:
         self.pending.append(

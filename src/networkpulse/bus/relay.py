@@ -62,10 +62,7 @@ def relay(
             except DecodeError as err:
                 link.dead_letter(message, err)
                 dead += 1
-        produced = 0
-        for key, value in step(records):
-            link.send(value, key)
-            produced += 1
+        produced = link.send(step(records))
         if link.commit():
             stats.consumed += len(messages)
             stats.produced += produced
