@@ -154,6 +154,27 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_relay_goes_on(new_t
 
 
 @pytest.mark.kafka
+def test_a_source_group_resumes_after_its_last_commit(new_topic: NewTopic) -> None:
+    url = new_topic("source", 1)
+    produce(url, [b"%d" % i for i in range(10)])
+    group = f"source-{uuid.uuid4().hex[:8]}"
+    source = bus.open_source(url, group=group)
+    seen = []
+    while len(seen) < 4:
+        seen += [m.value() for m in source.poll(4 - len(seen), 5)]
+    source.commit()
+    while len(seen) < 10:
+        seen += [m.value() for m in source.poll(10, 5)]
+    source.close()  # closed after reading 10 and committing 4
+    again = bus.open_source(url, group=group)
+    rest = []
+    while len(rest) < 6:
+        rest += [m.value() for m in again.poll(10, 5)]
+    again.close()
+    assert rest == [b"%d" % i for i in range(4, 10)]
+
+
+@pytest.mark.kafka
 def test_an_uncommitted_transaction_is_invisible_and_its_input_comes_again(new_topic: NewTopic) -> None:
     src, dst = new_topic("abort.in", 1), new_topic("abort.out", 1)
     produce(src, [b"a", b"b", b"c"])
