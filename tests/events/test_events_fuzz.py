@@ -28,7 +28,7 @@ import msgspec
 import pytest
 
 from networkpulse.events import REASONS, InputReport, RawEvent
-from networkpulse.venturi import FilterStats, extract, read_interactions
+from networkpulse.venturi import FilterStats, InteractionBatch, extract, read_interactions
 
 DATA = Path(__file__).resolve().parents[3] / "shared/data/gharchive"
 FILES = sorted(p.name for p in DATA.glob("*.json.gz"))
@@ -137,7 +137,7 @@ def alone(line: bytes) -> list[Row]:
     return rows(batch)
 
 
-def rows(batch) -> list[Row]:  # type: ignore[no-untyped-def]
+def rows(batch: InteractionBatch) -> list[Row]:
     return list(zip(batch.src, batch.dst, batch.kind, batch.event_type, batch.created_at_ms.tolist(),
                     batch.event_id, strict=True))
 
