@@ -9,7 +9,7 @@ The rule, per source (a file, or stdin), on each decoded chunk (~450 events) at 
   poisoned values however far off they are; a GH Archive hour spans one hour of event time in file order,
   so a real event is never far ahead of its neighbours;
 - an event before :data:`GITHUB_EPOCH_MS` (2007-10-01T00:00:00Z, before GitHub existed) is implausible;
-- an event more than ``max_skew_ms`` after the wall clock when reading started is implausible (no source holds
+- an event more than ``max_skew_ms`` after the wall clock when its chunk is read is implausible (no source holds
   events from the future; this catches a poisoned event that has no neighbours, alone in its file).
 
 The reference restarts with each source, so gaps of years *between* files (a run over every era) stay legal.
@@ -21,6 +21,7 @@ ones in their reference, which is within about one chunk (~450 events) after the
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
@@ -44,11 +45,12 @@ class TimeCheck:
     partition over n + :data:`RECENT_EVENTS` values.
     """
 
-    def __init__(self, max_skew_ms: int, now_ms: int | None = None) -> None:
+    def __init__(self, max_skew_ms: int, clock: Callable[[], float] = time.time) -> None:
         if max_skew_ms < 0:
             raise ValueError(f"max_skew_ms: expected >= 0, got {max_skew_ms}")
         self.max_skew_ms = max_skew_ms
-        self.now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        self._clock = clock  # seconds since the epoch; read per chunk, so an endless stdin stream stays current
+        self.now_ms = 0
         self.median_ms = 0
         self._recent: list[int] = []  # the last RECENT_EVENTS accepted times, oldest first
         self._recent_low = 0
@@ -59,6 +61,7 @@ class TimeCheck:
         stamps = times_ms.tolist()
         if not stamps:
             return None
+        self.now_ms = int(self._clock() * 1000)
         low, high = min(stamps), max(stamps)
         if self._recent:
             low = min(low, self._recent_low)
@@ -82,7 +85,7 @@ class TimeCheck:
             return f"{got} is before {_iso(GITHUB_EPOCH_MS)}, when GitHub did not exist yet; skipped"
         if self.now_ms < self.median_ms:
             return (
-                f"{got} is more than max_skew_ms={self.max_skew_ms} after the time of reading, "
+                f"{got} is more than max_skew_ms={self.max_skew_ms} after the time it was read, "
                 f"{_iso(self.now_ms)}; skipped"
             )
         ahead = (ms - self.median_ms) / 3_600_000
