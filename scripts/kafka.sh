@@ -28,11 +28,14 @@ URL="kafka://127.0.0.1:$PORT"
 START_TIMEOUT_S=90
 
 say() { printf 'kafka.sh: %s\n' "$*"; }
+SHOW_LOGS=0  # set once a broker process exists: only then do its logs say why something failed
 die() {
   printf 'kafka.sh: %s\n' "$*" >&2
-  for f in "$LOG" "$BASE/stdout.log"; do
-    if [ -s "$f" ]; then printf -- '--- last lines of %s ---\n' "$f" >&2; tail -n 30 "$f" >&2; fi
-  done
+  if [ "$SHOW_LOGS" = 1 ]; then
+    for f in "$LOG" "$BASE/stdout.log"; do
+      if [ -s "$f" ]; then printf -- '--- last lines of %s ---\n' "$f" >&2; tail -n 30 "$f" >&2; fi
+    done
+  fi
   exit 1
 }
 
@@ -133,11 +136,22 @@ format_storage() {
     > "$BASE/format.log" 2>&1 || { cat "$BASE/format.log" >&2; die "formatting $DATA failed"; }
 }
 
+# The port the running broker was started with (its config), which may differ from PULSE_KAFKA_PORT now.
+running_url() {
+  local port
+  port=$(sed -n 's|^advertised.listeners=PLAINTEXT://127.0.0.1:\([0-9]*\)$|\1|p' "$BASE/server.properties")
+  [ "$port" = "$PORT" ] || say "running on port $port; PULSE_KAFKA_PORT=$PORT applies after a stop" >&2
+  echo "kafka://127.0.0.1:$port"
+}
+
 start() {
   if pid=$(running_pid); then
     say "already running (pid $pid), data in $DATA"
+    local url
+    url=$(running_url)
+    PORT=${url##*:}  # wait_ready checks the port the broker listens on
     wait_ready "$pid"
-    echo "$URL"
+    echo "$url"
     return 0
   fi
   port_open "$PORT" && die "127.0.0.1:$PORT is taken by another process; choose another with PULSE_KAFKA_PORT=..."
@@ -163,6 +177,7 @@ start() {
 
 wait_ready() {
   local pid=$1 deadline=$((SECONDS + START_TIMEOUT_S))
+  SHOW_LOGS=1
   until grep -q 'Kafka Server started' "$LOG" 2>/dev/null && port_open "$PORT"; do
     kill -0 "$pid" 2>/dev/null || die "the broker exited while starting"
     [ "$SECONDS" -lt "$deadline" ] || die "the broker did not answer on 127.0.0.1:$PORT within $START_TIMEOUT_S s"
@@ -194,6 +209,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status)
-    if pid=$(running_pid); then say "running (pid $pid)"; echo "$URL"; else say "not running"; exit 3; fi ;;
+    if pid=$(running_pid); then say "running (pid $pid)"; running_url; else say "not running"; exit 3; fi ;;
   *) echo "usage: scripts/kafka.sh start|stop|status" >&2; exit 2 ;;
 esac

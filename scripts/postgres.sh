@@ -26,9 +26,13 @@ LOG=$BASE/server.log
 URL="postgresql://$ROLE:$PASSWORD@127.0.0.1:$PORT/$DATABASE"
 
 say() { printf 'postgres.sh: %s\n' "$*"; }
+SHOW_LOG=0  # set once pg_ctl ran: only then does the server log say why something failed
 die() {
   printf 'postgres.sh: %s\n' "$*" >&2
-  if [ -s "$LOG" ]; then printf -- '--- last lines of %s ---\n' "$LOG" >&2; tail -n 30 "$LOG" >&2; fi
+  if [ "$SHOW_LOG" = 1 ] && [ -s "$LOG" ]; then
+    printf -- '--- last lines of %s ---\n' "$LOG" >&2
+    tail -n 30 "$LOG" >&2
+  fi
   exit 1
 }
 
@@ -77,10 +81,32 @@ init_cluster() {
   echo "include_if_exists = 'pulse.conf'" | as_server tee -a "$DATA/postgresql.conf" >/dev/null
 }
 
+# Idempotent set-up of the role (with the current password) and the database; both survive restarts.
+ensure_role_and_database() {
+  psql_admin -v role="$ROLE" -v password="$PASSWORD" <<'SQL' || die "could not create the role"
+SELECT format('CREATE ROLE %I LOGIN', :'role') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role')\gexec
+SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'role', :'password')\gexec
+SQL
+  psql_admin -v role="$ROLE" -v db="$DATABASE" <<'SQL' || die "could not create the database"
+SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'role') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')\gexec
+SQL
+}
+
+# The running server's port is the one in its pulse.conf, which may differ from PULSE_POSTGRES_PORT now.
+use_running_port() {
+  local port
+  port=$(sed -n "s/^port = \([0-9]*\)$/\1/p" "$DATA/pulse.conf")
+  [ "$port" = "$PORT" ] || say "running on port $port; PULSE_POSTGRES_PORT=$PORT applies after a stop" >&2
+  PORT=$port
+  URL="postgresql://$ROLE:$PASSWORD@127.0.0.1:$PORT/$DATABASE"
+}
+
 start() {
   mkdir -p "$BASE"
   [ -f .servers/.gitignore ] || echo '*' > .servers/.gitignore
   if is_running; then
+    use_running_port
+    ensure_role_and_database
     say "already running, data in $DATA"
     echo "$URL"
     return 0
@@ -97,15 +123,9 @@ port = $PORT
 unix_socket_directories = '$SOCKETS'
 EOF
   local t0=$SECONDS
+  SHOW_LOG=1
   as_server "$BINDIR/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start > /dev/null || die "pg_ctl start failed"
-  # Idempotent set-up of the role and the database (both survive restarts).
-  psql_admin -v role="$ROLE" -v password="$PASSWORD" <<'SQL' || die "could not create the role"
-SELECT format('CREATE ROLE %I LOGIN', :'role') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role')\gexec
-SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'role', :'password')\gexec
-SQL
-  psql_admin -v role="$ROLE" -v db="$DATABASE" <<'SQL' || die "could not create the database"
-SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'role') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')\gexec
-SQL
+  ensure_role_and_database
   say "started in $((SECONDS - t0)) s, data in $DATA, log $LOG"
   echo "$URL"
 }
@@ -124,6 +144,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status)
-    if is_running; then say "running, data in $DATA"; echo "$URL"; else say "not running"; exit 3; fi ;;
+    if is_running; then use_running_port; say "running, data in $DATA"; echo "$URL"; else say "not running"; exit 3; fi ;;
   *) echo "usage: scripts/postgres.sh start|stop|status" >&2; exit 2 ;;
 esac
