@@ -86,15 +86,15 @@ def create_topics(url: str, partitions: int, timeout_s: float = 30.0) -> None:
         raise ConfigError("create_topics URL", "kafka://HOST:PORT/TOPIC", url, "memory:// topics need no creation")
     if partitions < 1:
         raise ConfigError("partitions", "1 or more", partitions)
-    wanted = [NewTopic(bus.topic, partitions, 1), NewTopic(bus.topic + DLQ_SUFFIX, 1, 1)]
-    _create(bus, wanted, timeout_s)
+    _create(bus, [(bus.topic, partitions), (bus.topic + DLQ_SUFFIX, 1)], timeout_s)
 
 
-def _create(url: BusUrl, topics: list[Any], timeout_s: float) -> None:
-    # replication_factor=1 above suits the single-node broker of scripts/kafka.sh; a cluster's default is set by
-    # its default.replication.factor when the topics are created by an operator instead (see DEPLOY.md).
+def _create(url: BusUrl, topics: list[tuple[str, int]], timeout_s: float) -> None:
+    """Create ``(name, partitions)`` topics that do not exist yet."""
+    # Replication -1: the cluster's default.replication.factor (1 on the broker of scripts/kafka.sh, 3 on a cluster).
+    wanted = [NewTopic(name, partitions, -1) for name, partitions in topics]
     admin = _admin(url)  # held until the futures resolve: destroying it fails them
-    futures = admin.create_topics(topics, operation_timeout=timeout_s, request_timeout=timeout_s)
+    futures = admin.create_topics(wanted, operation_timeout=timeout_s, request_timeout=timeout_s)
     for name, future in futures.items():
         try:
             future.result()
@@ -111,20 +111,20 @@ def _raise_for(url: object, what: str, exc: ck.KafkaException) -> NoReturn:
     if err.code() in (ck.KafkaError._FENCED, ck.KafkaError.PRODUCER_FENCED, ck.KafkaError.FENCED_INSTANCE_ID):
         raise FencedError(
             f"{url}: {what}: another worker took over this worker's identity ({err}); this one stops. Give every "
-            "concurrent worker of a stage its own --worker id"
+            "concurrent worker of a stage its own worker id"
         ) from None
     raise BusError(f"{url}: {what} failed: {err}; {START_HINT}") from None
 
 
 def _retry(call: Callable[[], T], attempts: int = 5) -> T:
-    """``call()``, retried while the client calls its error retriable."""
-    for attempt in range(attempts):
+    """``call()``, tried again (up to ``attempts`` in all) while the client calls its error retriable."""
+    for _ in range(attempts - 1):
         try:
             return call()
         except ck.KafkaException as exc:
-            if not exc.args[0].retriable() or attempt == attempts - 1:
+            if not exc.args[0].retriable():
                 raise
-    raise AssertionError("unreachable")
+    return call()
 
 
 class _Consumer:
@@ -267,7 +267,7 @@ class KafkaLink(_Consumer):
             )
         check_topics(sink, [sink.topic])
         super().__init__(source, group, {"group.instance.id": worker, **(config or {})})
-        _create(source, [NewTopic(source.topic + DLQ_SUFFIX, 1, 1)], timeout_s)  # idempotent
+        _create(source, [(source.topic + DLQ_SUFFIX, 1)], timeout_s)  # idempotent
         self.url = f"{source} -> {sink}"
         self.sink = sink.topic
         self.timeout_s = timeout_s
