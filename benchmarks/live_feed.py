@@ -16,7 +16,7 @@ Timeline of one run, while the writer commits all along:
 3. they leave (reset, as a killed tab or a dead phone does), ``--settle`` s later server RSS **after**.
 
 Checks: every live client receives every window, in order, even while the slow clients are stalled; one more
-stalled client (connected from the start, never reading until the end) is sent a ``dropped`` frame once it
+stalled client (connected with the slow ones, never reading until the end) is sent a ``dropped`` frame once it
 finally reads. Last line: ``clients=<n> frames_per_s=<n> p99_ms=<n> stalled_client_dropped=<bool>
 slow_clients=<n> rss_per_slow_client_kb=<n> rss_kept_after_leave_mb=<n>`` where frames_per_s is window frames
 per second delivered to *each* live client.
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import dataclasses
 import os
 import socket
 import statistics
@@ -77,6 +78,12 @@ def make_logins(n: int, rng: np.random.Generator) -> list[str]:
             enumerate(lengths)]  # fmt: skip
 
 
+START_MS = 1_420_113_600_000  # 2015-01-01T12:00:00Z
+#: Seconds a never-reading client takes to fill the server's send buffer (256 KB) and its own (4 KB) at the
+#: default 20 windows/s of ~4.5 KB frames (~3 s), plus margin: only then is it stalled.
+STALL_S = 5.0
+
+
 def make_window(index: int, rng: np.random.Generator, n_logins: int, n_clusters: int) -> Window:
     """A window of ``n_clusters`` clusters with Zipf-like sizes (3..80) and random spanning trees."""
     sizes = np.sort(np.minimum(2 + rng.zipf(1.8, n_clusters), 80))[::-1]
@@ -90,8 +97,8 @@ def make_window(index: int, rng: np.random.Generator, n_logins: int, n_clusters:
         clusters.append(Cluster(members=ids, edges=edges.reshape(-1, 2)))
     vertices = int(sizes.sum()) + 400
     return Window.from_clusters(
-        start_ms=1_420_113_600_000 + index * 1000,
-        end_ms=1_420_113_600_000 + index * 1000 + 600_000,
+        start_ms=START_MS + index * 1000,
+        end_ms=START_MS + index * 1000 + 600_000,
         events=2000, interactions=800, vertices=vertices, edges=vertices - 150, components=150,
         largest=int(sizes[0]), late_events=0, clusters=tuple(clusters),
     )  # fmt: skip
@@ -170,8 +177,11 @@ class Writer(threading.Thread):
         begin = time.perf_counter()
         i = 0
         while not self.stop.is_set():
+            # The store skips a window whose bounds it holds already: each write gets bounds of its own.
+            window = dataclasses.replace(windows[i % len(windows)], start_ms=START_MS + i * 1000,
+                                         end_ms=START_MS + i * 1000 + 600_000)  # fmt: skip
             now = time.perf_counter()
-            (wid,) = store.write([windows[i % len(windows)]], self.logins, stats)
+            (wid,) = store.write([window], self.logins, stats)
             self.started_at[wid] = now
             self.write_s.append(time.perf_counter() - now)
             self.ids.append(wid)
@@ -207,28 +217,32 @@ async def stalled_client(url: str) -> ClientConnection:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect((host, int(port)))
     sock.setblocking(False)
-    return await connect(url, sock=sock, max_queue=1, compression=None, max_size=None)
+    # No client-side pings: it would time out its own pongs, which it does not read either.
+    return await connect(url, sock=sock, max_queue=1, compression=None, max_size=None, ping_interval=None)
 
 
-def never_reading_client(url: str) -> socket.socket:
+async def never_reading_client(url: str) -> socket.socket:
     """A socket that completes the WebSocket handshake and then never reads again (a frozen tab).
 
     Raw, not a client library: a library keeps reading into its own buffers, which would hide part of the
-    backlog from the server. Blocking calls; returns once the server answered 101.
+    backlog from the server. Once the server answered 101 nothing reads the socket any more.
     """
+    loop = asyncio.get_running_loop()
     hostport, _, path = url.removeprefix("ws://").partition("/")
     host, port = hostport.rsplit(":", 1)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect((host, int(port)))
+    sock.setblocking(False)
+    await loop.sock_connect(sock, (host, int(port)))
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
+    request = (
         f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
+    await loop.sock_sendall(sock, request.encode())
     head = b""
     while b"\r\n\r\n" not in head:
-        chunk = sock.recv(1024)
+        chunk = await loop.sock_recv(sock, 1)  # byte by byte: stop right after the handshake
         if not chunk:
             raise SystemExit("slow client: the server closed during the handshake")
         head += chunk
@@ -277,14 +291,19 @@ async def bench(args: argparse.Namespace, naive: bool = False) -> dict[str, Any]
         received: list[list[tuple[int, float, int]]] = [[] for _ in range(args.clients)]
         others: list[list[str]] = [[] for _ in range(args.clients)]
         clients = [await live_client(ws_url, received[i], others[i]) for i in range(args.clients)]
-        stalled = await stalled_client(ws_url)
 
         cpu0 = proc.cpu_times()
         writer.go.set()
         await asyncio.sleep(args.warmup)
         rss_before = statistics.median(await sample_rss(proc, 1.0))
-        slow = await asyncio.gather(*(asyncio.to_thread(never_reading_client, ws_url) for _ in range(args.slow)))
+        # Stalled for under the server's 40 s keepalive, which would reset it (and count as it leaving).
+        stalled = await stalled_client(ws_url)
+        # --own-frames: each asks for its own max_clusters (21..200), so no other client shares its frames.
+        slow_urls = [f"{ws_url}?max_clusters={21 + i % 180}" if args.own_frames else ws_url for i in range(args.slow)]
+        slow = await asyncio.gather(*(never_reading_client(url) for url in slow_urls))
+        stalled_from = time.perf_counter()
         rss_with = max(await sample_rss(proc, args.hold))
+        stalled_until = time.perf_counter()
         for sock in slow:
             leave(sock)
         await asyncio.sleep(args.settle)
@@ -300,6 +319,14 @@ async def bench(args: argparse.Namespace, naive: bool = False) -> dict[str, Any]
         ids = writer.ids
         complete = all([wid for wid, _, _ in r] == ids for r in received)
         latencies = [t - writer.started_at[wid] for r in received for wid, t, _ in r]
+        # Windows written while the slow clients sat stalled. Excluded: their first STALL_S seconds, when they
+        # still read into their kernel buffers and cost as much as live clients (500 more for a while).
+        held = [
+            t - writer.started_at[wid]
+            for r in received
+            for wid, t, _ in r
+            if stalled_from + STALL_S <= writer.started_at[wid] < stalled_until
+        ]
         frame_kb = statistics.mean(n for _, _, n in received[0]) / 1024 if received[0] else 0.0
         dropped = await drained_until_dropped(stalled, 15)
         for ws in [*clients, stalled]:
@@ -316,6 +343,7 @@ async def bench(args: argparse.Namespace, naive: bool = False) -> dict[str, Any]
             "p50_ms": float(np.percentile(lat_ms, 50)) if len(lat_ms) else float("nan"),
             "p99_ms": float(np.percentile(lat_ms, 99)) if len(lat_ms) else float("nan"),
             "max_ms": float(lat_ms.max()) if len(lat_ms) else float("nan"),
+            "p99_held_ms": float(np.percentile(np.array(held) * 1000, 99)) if held else float("nan"),
             "write_ms_median": statistics.median(writer.write_s) * 1000,
             "stalled_dropped": dropped,
             "rss_before_mb": rss_before / 2**20,
@@ -340,6 +368,8 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=100, help="live clients that read everything")
     parser.add_argument("--slow-clients", dest="slow", type=int, default=500, help="clients that never read")
+    parser.add_argument("--own-frames", action="store_true",
+                        help="slow clients ask for distinct max_clusters (worst case: frames nobody shares)")
     parser.add_argument("--rate", type=float, default=20.0, help="windows committed per second")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of live clients only, before RSS")
     parser.add_argument("--hold", type=float, default=12.0, help="seconds the slow clients stay connected")
@@ -355,7 +385,8 @@ def main() -> None:
         return
     print(f"# synthetic windows ({args.clusters} Zipf-sized clusters each, random trees, 20k random logins);"
           f" server in a subprocess, {os.cpu_count()} CPUs; {args.clients} live clients,"
-          f" {args.slow} never-reading clients for {args.hold:.0f} s")  # fmt: skip
+          f" {args.slow} never-reading clients for {args.hold:.0f} s"
+          f"{' with frames of their own' if args.own_frames else ''}")  # fmt: skip
     if args.baseline:
         b = asyncio.run(bench(args, naive=True))
         print(
@@ -371,8 +402,8 @@ def main() -> None:
     )
     print(
         f"# latency ms (write start → client): p50={r['p50_ms']:.1f} p99={r['p99_ms']:.1f}"
-        f" max={r['max_ms']:.1f}; store.write median {r['write_ms_median']:.2f} ms;"
-        f" frame {r['frame_kb']:.1f} KB"
+        f" max={r['max_ms']:.1f} (p99 while the slow clients were stalled:"
+        f" {r['p99_held_ms']:.1f}); store.write median {r['write_ms_median']:.2f} ms; frame {r['frame_kb']:.1f} KB"
     )
     print(
         f"# server RSS: before the slow clients {r['rss_before_mb']:.1f} MB, with {args.slow} of them"

@@ -332,3 +332,38 @@ def test_a_client_that_stops_reading_is_cut_off_at_the_keepalive_timeout(
                     pass
         finally:
             sock.close()
+
+
+def test_clients_with_their_own_max_clusters_do_not_multiply_the_encoding(
+    filled: list[int], writer: Store, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """200 clients, each with a different ``max_clusters``: the window is encoded once (and each cluster once),
+    not once per client; every client still gets exactly its largest ``max_clusters`` clusters."""
+    from networkpulse.serve import live
+    from networkpulse.serve.reader import StoreReader
+
+    encoded: list[object] = []
+    real_encode = live._encode
+    monkeypatch.setattr(live, "_encode", lambda value: encoded.append(value) or real_encode(value))
+
+    async def scenario() -> None:
+        reader = StoreReader(store_url, workers=1)
+        broadcaster = live.Broadcaster(reader, poll_interval_s=0.01)
+        poller = asyncio.create_task(broadcaster.run())
+        try:
+            await broadcaster.ready.wait()
+            subs = [broadcaster.subscribe(max_clusters=k) for k in range(1, 201)]
+            (wid,) = await asyncio.to_thread(write, writer, [busy_window(7, n_clusters=30, size=4)])
+            frames = [await asyncio.wait_for(sub.next(), TIMEOUT_S) for sub in subs]
+        finally:
+            broadcaster.close()
+            poller.cancel()
+            reader.close()
+        for k, item in enumerate(frames, start=1):
+            assert item is not None and item[0] == wid
+            window = json.loads(item[1])["window"]
+            assert [c["rank"] for c in window["cluster_list"]] == list(range(min(k, 30)))
+            assert window["clusters"] == 30
+        assert len(encoded) <= 1 + 30, f"{len(encoded)} encodings for one window"
+
+    asyncio.run(scenario())
