@@ -118,28 +118,33 @@ class Pipeline:
 
     # ------------------------------------------------------------------ reading
 
-    def _batches(self, quarantine: IO[str] | None) -> Iterator[tuple[str, InteractionBatch]]:
-        """``(position key, batch)`` in stream order, skipping what the store has consumed already. The key
-        names the source in its replay loop (see :func:`_key`)."""
+    def _batches(self, quarantine: IO[str] | None) -> Iterator[InteractionBatch]:
+        """The batches in stream order, skipping what the store has consumed already; marks each source read to
+        its end once its last batch was applied (when the next one is asked for)."""
         s = self.settings
         self.report.quarantine = quarantine
         parallel = s.workers > 1 and s.pace.unpaced and not s.quarantine and STDIN not in s.sources
-        current = [self._loop]
 
         def read(loop: int) -> Iterator[InteractionBatch]:
-            current[0] = self._loop = loop
+            self._loop = loop
             todo = [(src, self._resume_line(src, loop)) for src in s.sources]
             todo = [(src, line) for src, line in todo if line is not None]
             self.progress.skipped_sources += len(s.sources) - len(todo)
-            if parallel and len(todo) > 1:
-                return self._read_parallel(todo)
-            return self._read(todo)
+            batches = self._read_parallel(todo) if parallel and len(todo) > 1 else self._read(todo)
+            previous = None
+            for batch in batches:
+                if previous is not None and batch.source != previous:  # sources are read one after the other
+                    self._finish(previous)
+                previous = batch.source
+                yield batch
+            for source, _ in todo:  # also those that gave no event at all
+                self._finish(source)
 
         pacer = Pacer(s.pace)
         for batch in replay(read, s.loops, s.window.size_ms, first_loop=self._loop, span_ms=self._span_ms,
                             on_span=self._set_span):
             pacer.wait(batch)
-            yield _key(batch.source, current[0]), batch
+            yield batch
             if self._stop.is_set():
                 return
 
@@ -203,18 +208,14 @@ class Pipeline:
                 if s.start_over:
                     store.start_over()
                 self._resume(store)
-                current: tuple[str, str] | None = None
-                for key, batch in self._batches(quarantine):
-                    if current is None or key != current[0]:  # sources are read one by one: the last one is done
-                        self._finish(current)
-                        current = key, batch.source
+                for batch in self._batches(quarantine):
                     late = self._engine.late_mask(batch.event_times_ms)
                     if late.any():
                         self._report_late(batch, late)
                     src = self._interner.ids(batch.src)
                     dst = self._interner.ids(batch.dst)
                     closed = self._engine.add(src, dst, batch.created_at_ms, batch.event_times_ms)
-                    self._advance(key, batch)
+                    self._advance(batch)
                     pending += closed
                     now = time.perf_counter()
                     self._update(closed, now - started)
@@ -222,8 +223,6 @@ class Pipeline:
                         self._write(store, pending, now - started)
                         pending = []
                         last_flush = now
-                if not self._stop.is_set():
-                    self._finish(current)
                 result.interrupted = self._stop.is_set()
                 # The checkpoint is the state *before* the end-of-input flush: the next run continues from it
                 # and replaces the windows the flush emits, which later events may still change.
@@ -267,20 +266,22 @@ class Pipeline:
         self._inputs = store.inputs()
         self.progress.resumed = True
 
-    def _advance(self, key: str, batch: InteractionBatch) -> None:
+    def _advance(self, batch: InteractionBatch) -> None:
+        """Record that the events of ``batch`` are applied: its source's position moves to its last line."""
         if batch.source == STDIN or not len(batch.event_lines):
             return
-        size, mtime_ns = _identity(batch.source)
-        self._changed[key] = self._inputs[key] = InputPosition(int(batch.event_lines[-1]), False, size, mtime_ns)
+        self._position(batch.source, int(batch.event_lines[-1]), done=False)
 
-    def _finish(self, current: tuple[str, str] | None) -> None:
-        """Mark ``(key, source)`` as read to its end."""
-        if current is None or current[1] == STDIN:
+    def _finish(self, source: str) -> None:
+        """Record that ``source`` was read to its end (in the current replay loop)."""
+        if source == STDIN:
             return
-        key, source = current
-        line = self._inputs[key].line if key in self._inputs else 0
-        size, mtime_ns = _identity(source)
-        self._changed[key] = self._inputs[key] = InputPosition(line, True, size, mtime_ns)
+        seen = self._inputs.get(_key(source, self._loop))
+        self._position(source, seen.line if seen else 0, done=True)
+
+    def _position(self, source: str, line: int, *, done: bool) -> None:
+        key = _key(source, self._loop)
+        self._changed[key] = self._inputs[key] = InputPosition(line, done, *_identity(source))
 
     def _report_late(self, batch: InteractionBatch, late: np.ndarray) -> None:
         """Record the events the engine is about to drop as late: counted, reported with file:line, sent to the
