@@ -367,3 +367,37 @@ def test_clients_with_their_own_max_clusters_do_not_multiply_the_encoding(
         assert len(encoded) <= 1 + 30, f"{len(encoded)} encodings for one window"
 
     asyncio.run(scenario())
+
+
+def test_the_heap_is_trimmed_once_after_a_wave_of_clients_left(store_url: str) -> None:
+    """Freed connections leave glibc's heap pages mapped; after a burst of departures (not after each one, and
+    not for a few) the feed hands them back once."""
+    from networkpulse.serve import live
+    from networkpulse.serve.reader import StoreReader
+
+    trims: list[float] = []
+
+    async def scenario() -> None:
+        reader = StoreReader(store_url, workers=1)
+        broadcaster = live.Broadcaster(reader, poll_interval_s=0.01, release_memory=lambda: trims.append(1))
+        poller = asyncio.create_task(broadcaster.run())
+        try:
+            await broadcaster.ready.wait()
+            few = [broadcaster.subscribe(20) for _ in range(live.TRIM_AFTER_DEPARTURES - 1)]
+            for sub in few:
+                broadcaster.unsubscribe(sub)
+            await asyncio.sleep(live.TRIM_QUIET_S + 0.5)
+            assert trims == []  # too few left
+            wave = [broadcaster.subscribe(20) for _ in range(500)]
+            for sub in wave:
+                broadcaster.unsubscribe(sub)
+            await asyncio.sleep(live.TRIM_QUIET_S / 2)
+            assert trims == []  # not in the middle of a burst
+            await asyncio.sleep(live.TRIM_QUIET_S + 0.5)
+            assert trims == [1]  # once for the whole wave
+        finally:
+            broadcaster.close()
+            poller.cancel()
+            reader.close()
+
+    asyncio.run(scenario())
