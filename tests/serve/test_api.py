@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -256,3 +257,23 @@ def test_provisional_windows_say_so(client: TestClient, writer: Store, filled: l
         True,
         False,
     ]
+
+
+def test_a_store_being_created_is_never_refused(tmp_path: Path) -> None:
+    """``pulse demo`` starts the server while the pipeline creates the file: whatever instant the server looks,
+    the store is "not there yet" or complete, never "not a networkpulse store"."""
+    for trial in range(100):
+        url = f"sqlite:///{tmp_path / f'race-{trial}.db'}"
+        created = threading.Event()
+
+        def create(url: str = url, created: threading.Event = created) -> None:
+            open_store(url).close()
+            created.set()
+
+        creator = threading.Thread(target=create)
+        creator.start()
+        try:
+            while not created.is_set():
+                create_app(url)
+        finally:
+            creator.join()

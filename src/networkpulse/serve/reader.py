@@ -131,23 +131,29 @@ def check_url(url: str) -> None:
 
     Without this a typo in the URL, or the wrong file, would look like a store that stays empty forever.
     """
-    try:
-        _close_quietly(_open(url))
-    except ConfigError:
-        raise
-    except PulseError:
-        if not _being_created(url):
+    for attempt in range(2):
+        try:
+            _close_quietly(_open(url))
+            return
+        except ConfigError:
             raise
-    except _NOT_READY:
-        pass
+        except PulseError:
+            if _being_created(url):
+                return
+            # Opening raced the writer's creating transaction (it can fail on a half-seen file) and the file
+            # is complete by now: a second open decides.
+            if attempt:
+                raise
+        except _NOT_READY:
+            return
 
 
 def _being_created(url: str) -> bool:
     """Whether the SQLite file of ``url`` (a URL ``open_store`` accepted) may still become a store.
 
     Decided from the file, not from the store's error message: missing, empty, or a SQLite database with no
-    schema and no version yet (the writer creates all of it in one transaction), or locked by that writer.
-    Other stores (no file to look at) are given the benefit of the doubt.
+    schema and no version yet (the writer creates both in one transaction; read here in one statement, so in
+    one snapshot), or locked by that writer. Other stores (no file to look at) get the benefit of the doubt.
     """
     scheme, _, rest = url.partition("://")
     if scheme.lower() != "sqlite":
@@ -158,8 +164,9 @@ def _being_created(url: str) -> bool:
     try:
         con = sqlite3.connect(f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro", uri=True, timeout=5)
         try:
-            version = con.execute("PRAGMA user_version").fetchone()[0]
-            objects = con.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
+            version, objects = con.execute(
+                "SELECT user_version, (SELECT count(*) FROM sqlite_schema) FROM pragma_user_version"
+            ).fetchone()
         finally:
             con.close()
     except sqlite3.Error as exc:
