@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
 
@@ -103,6 +104,13 @@ def _create(url: BusUrl, topics: list[tuple[str, int]], timeout_s: float) -> Non
                 raise BusError(
                     f"{url.with_topic(name)}: could not create the topic: {exc.args[0]}; {START_HINT}"
                 ) from None
+    # The controller has the topics now, but brokers learn of them a moment later: wait until the metadata a
+    # client gets names them, so that opening one right after this call does not find it missing.
+    deadline = time.monotonic() + timeout_s
+    while not all(name in admin.list_topics(timeout=timeout_s).topics for name, _ in topics):
+        if time.monotonic() > deadline:
+            raise BusError(f"{url}: topics {[n for n, _ in topics]} created but not visible after {timeout_s:g} s")
+        time.sleep(0.05)
 
 
 def _raise_for(url: object, what: str, exc: ck.KafkaException) -> NoReturn:
