@@ -1,6 +1,7 @@
 """Compact encoding of windows and clusters for storage, and the JSON shapes of docs/api.md.
 
-Backend-neutral: the SQLite store uses it today, a PostgreSQL store can reuse it unchanged.
+Backend-neutral: the SQLite and PostgreSQL stores both encode with it and assemble their read model with it, so
+the two answer every read with the same JSON from the same stored bytes.
 
 A window's listed clusters are stored together as three blobs: their sizes (``int32``, rank order), their
 members as little-endian ``int32`` *store account ids* (cluster after cluster, ascending vertex id inside), and
@@ -12,8 +13,9 @@ sizes, so no tag byte is needed. A 100-member cluster costs 4 + 400 + 396 bytes.
 from __future__ import annotations
 
 import io
+import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,3 +238,103 @@ STATS_DEFAULTS: Json = {
     "updated": None,
     "updated_ms": None,
 }
+
+
+#: ``logins_of(member arrays) -> {account id: login}`` for every account in the arrays (one query per call).
+LoginLookup = Callable[[list[npt.NDArray[np.int32]]], dict[int, str]]
+
+
+class LoginCache:
+    """Account id → login for the read model: ids never change meaning (accounts are never deleted or renumbered),
+    so a cached entry is always valid; the size is bounded by clearing when full (cheap, and rare)."""
+
+    def __init__(self, limit: int = 1_000_000) -> None:
+        self._limit = limit
+        self._cache: dict[int, str] = {}
+
+    def lookup(
+        self, member_arrays: list[npt.NDArray[np.int32]], fetch: Callable[[list[int]], Iterable[tuple[int, str]]]
+    ) -> dict[int, str]:
+        """Logins of every account in ``member_arrays``: cached ones, the rest by one ``fetch(ids)`` call.
+        O(unique members). Safe from several threads: a racing clear costs a refetch, never a wrong login."""
+        if not member_arrays:
+            return {}
+        cache = self._cache
+        found: dict[int, str] = {}
+        missing: list[int] = []
+        for a in np.unique(np.concatenate(member_arrays)).tolist():
+            login = cache.get(a)
+            if login is None:
+                missing.append(a)
+            else:
+                found[a] = login
+        if missing:
+            fetched = dict(fetch(missing))
+            found.update(fetched)
+            if len(cache) + len(fetched) > self._limit:
+                cache.clear()
+            cache.update(fetched)
+        return found
+
+
+def window_details(
+    rows: Sequence[Sequence[int]],
+    cluster_rows: Iterable[Sequence[Any]],
+    max_clusters: int,
+    logins_of: LoginLookup,
+) -> list[Json]:
+    """``WindowDetail`` list for window ``rows`` (of :data:`WINDOW_COLUMNS`, in the order given) from the
+    ``(window_id, sizes, members, edges)`` rows of their clusters (rows of other windows are ignored, so a
+    caller may fetch an id range). One ``logins_of`` call. O(listed members)."""
+    out = {r[0]: {**window_summary(r), "cluster_list": []} for r in rows}
+    listed = []
+    for wid, *blobs in cluster_rows:
+        if wid in out:
+            stored = StoredClusters.decode(*blobs)
+            listed += [(wid, rank, *stored.cluster(rank)) for rank in range(min(len(stored), max_clusters))]
+    login_of = logins_of([c[2] for c in listed])
+    for wid, rank, members, edges in listed:
+        out[wid]["cluster_list"].append(cluster_json(rank, members, edges, login_of))
+    return list(out.values())
+
+
+def history_entries(hits: Sequence[Sequence[Any]], logins_of: LoginLookup) -> list[Json]:
+    """``HistoryEntry`` list from membership hits ``(window_id, account_id, start_ms, end_ms, rank, sizes,
+    members, edges)``, in the order given. One ``logins_of`` call. O(hits × cluster size)."""
+    found = [(h, StoredClusters.decode(*h[5:]).cluster(h[4])) for h in hits]
+    login_of = logins_of([members for _, (members, _) in found])
+    history = []
+    for (wid, account, start_ms, end_ms, rank, *_), (members, edges) in found:
+        member_ids = members.tolist()
+        history.append(
+            {
+                "window_id": wid,
+                "start": iso(start_ms),
+                "end": iso(end_ms),
+                "start_ms": start_ms,
+                "end_ms": end_ms,
+                "rank": rank,
+                "size": len(member_ids),
+                "neighbors": [login_of[member_ids[i]] for i in neighbors(account, members, edges)],
+                "members": [login_of[a] for a in member_ids],
+            }
+        )
+    return history
+
+
+def stats_json(stats: Mapping[str, Any]) -> str:
+    """The stats document, stamped with ``updated``/``updated_ms`` (write time) unless already set."""
+    doc = dict(stats)
+    if doc.get("updated_ms") is None:
+        doc["updated_ms"] = int(time.time() * 1000)
+    if doc.get("updated") is None:
+        doc["updated"] = iso(doc["updated_ms"])
+    return json.dumps(doc, default=plain_json)
+
+
+def plain_json(value: object) -> object:
+    """``json.dumps(default=…)``: numpy scalars sneak into counters; store them as plain JSON numbers. Anything
+    else is a caller bug."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"store stats: {type(value).__name__} is not JSON-serialisable")

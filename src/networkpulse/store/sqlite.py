@@ -22,7 +22,6 @@ import json
 import os
 import sqlite3
 import threading
-import time
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -39,22 +38,22 @@ from networkpulse.store.codec import (
     STATS_DEFAULTS,
     WINDOW_COLUMNS,
     Json,
+    LoginCache,
     StoredClusters,
     cluster_json,
     decode_arrays,
     encode_arrays,
     encode_batch,
-    iso,
-    neighbors,
+    history_entries,
+    plain_json,
+    stats_json,
+    window_details,
     window_summary,
 )
 
 SCHEMA_VERSION = 3
 APPLICATION_ID = 0x4E50554C  # "NPUL": tells our files apart from any other SQLite database
 _BUSY_TIMEOUT_S = 10.0
-_LOGIN_CACHE_MAX = (
-    1_000_000  # account ids → logins never change, so a cache is always valid; bound its memory
-)
 _NO_UPPER_ID = 2**63 - 1
 _NOT_OURS = "a SQLite database, but not a networkpulse store; use another file"
 
@@ -74,7 +73,7 @@ class SQLiteStore:
         # commit).
         self._account_of: npt.NDArray[np.int32] = np.empty(0, np.int32)
         self._mapped = 0
-        self._login_cache: dict[int, str] = {}
+        self._login_cache = LoginCache()
         self._con: sqlite3.Connection | None = None
         self._writer_lock: int | None = None
         self._count = 0  # windows stored (the writer keeps it: retention and stats need it, count(*) scans)
@@ -349,12 +348,12 @@ class SQLiteStore:
             con.execute(
                 "INSERT INTO checkpoint (id, config, state, engine) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
                 "SET config = excluded.config, state = excluded.state, engine = excluded.engine",
-                (json.dumps(checkpoint.config), json.dumps(checkpoint.state, default=_plain),
+                (json.dumps(checkpoint.config), json.dumps(checkpoint.state, default=plain_json),
                  encode_arrays(checkpoint.engine)),
             )
         con.execute(
             "INSERT INTO stats (id, json) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET json = excluded.json",
-            (_stats_json({**stats, "windows": self._count}),),
+            (stats_json({**stats, "windows": self._count}),),
         )
         return list(range(first, first + len(batch_windows)))
 
@@ -553,25 +552,7 @@ class SQLiteStore:
                     (account, limit),
                 ).fetchall()
             hits = sorted(hits, reverse=True)[:limit] if len(accounts) > 1 else hits
-            found = [(h, StoredClusters.decode(*h[5:]).cluster(h[4])) for h in hits]
-            login_of = self._logins(con, [members for _, (members, _) in found])
-        history = []
-        for (wid, account, start_ms, end_ms, rank, *_), (members, edges) in found:
-            member_ids = members.tolist()
-            history.append(
-                {
-                    "window_id": wid,
-                    "start": iso(start_ms),
-                    "end": iso(end_ms),
-                    "start_ms": start_ms,
-                    "end_ms": end_ms,
-                    "rank": rank,
-                    "size": len(member_ids),
-                    "neighbors": [login_of[member_ids[i]] for i in neighbors(account, members, edges)],
-                    "members": [login_of[a] for a in member_ids],
-                }
-            )
-        return history
+            return history_entries(hits, lambda arrays: self._logins(con, arrays))
 
     def stats(self) -> Json:
         """``Stats``: the last stored pipeline stats (zeros before any write); ``windows`` is the number stored,
@@ -584,46 +565,21 @@ class SQLiteStore:
         """``WindowDetail`` for window rows with consecutive ids: one clusters query, one logins query."""
         if not rows:
             return []
-        out = {r[0]: {**window_summary(r), "cluster_list": []} for r in rows}
-        rows = con.execute(
+        ids = [r[0] for r in rows]
+        clusters = con.execute(
             "SELECT window_id, sizes, members, edges FROM clusters WHERE window_id BETWEEN ? AND ?",
-            (min(out), max(out)),
+            (min(ids), max(ids)),
         ).fetchall()
-        listed = []
-        for wid, *blobs in rows:
-            if wid in out:
-                stored = StoredClusters.decode(*blobs)
-                listed += [(wid, rank, *stored.cluster(rank)) for rank in range(min(len(stored), max_clusters))]
-        login_of = self._logins(con, [c[2] for c in listed])
-        for wid, rank, members, edges in listed:
-            out[wid]["cluster_list"].append(cluster_json(rank, members, edges, login_of))
-        return list(out.values())
+        return window_details(rows, clusters, max_clusters, lambda arrays: self._logins(con, arrays))
 
     def _logins(self, con: sqlite3.Connection, member_arrays: list[npt.NDArray[np.int32]]) -> dict[int, str]:
         """Logins of every account in ``member_arrays``, from the cache or one query. O(unique members)."""
-        if not member_arrays:
-            return {}
-        cache = self._login_cache
-        found: dict[int, str] = {}
-        missing: list[int] = []
-        for a in np.unique(np.concatenate(member_arrays)).tolist():
-            login = cache.get(a)
-            if login is None:
-                missing.append(a)
-            else:
-                found[a] = login
-        if missing:
-            fetched = dict(
-                con.execute(
-                    "SELECT id, login FROM accounts WHERE id IN (SELECT value FROM json_each(?))",
-                    (json.dumps(missing),),
-                )
-            )
-            found.update(fetched)
-            if len(cache) + len(fetched) > _LOGIN_CACHE_MAX:
-                cache.clear()
-            cache.update(fetched)
-        return found
+        return self._login_cache.lookup(
+            member_arrays,
+            lambda missing: con.execute(
+                "SELECT id, login FROM accounts WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(missing),)
+            ),
+        )
 
 
 #: Schema upgrades: ``_MIGRATIONS[v]`` turns version ``v`` into ``v + 1`` (run inside the opening transaction).
@@ -691,20 +647,3 @@ def _lock_writer(path: str) -> int:
 
 #: Stores this process holds the writer lock of (real path → lock descriptor).
 _WRITING: dict[str, int] = {}
-
-
-def _stats_json(stats: Mapping[str, Any]) -> str:
-    """The stats document, stamped with ``updated``/``updated_ms`` (write time) unless already set."""
-    doc = dict(stats)
-    if doc.get("updated_ms") is None:
-        doc["updated_ms"] = int(time.time() * 1000)
-    if doc.get("updated") is None:
-        doc["updated"] = iso(doc["updated_ms"])
-    return json.dumps(doc, default=_plain)
-
-
-def _plain(value: object) -> object:
-    # numpy scalars sneak into counters; store them as plain JSON numbers. Anything else is a caller bug.
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"store stats: {type(value).__name__} is not JSON-serialisable")
