@@ -138,11 +138,13 @@ def test_readonly_store_sees_committed_windows_only(backend, url, monkeypatch):
 
     def peek(stats):  # runs inside the writer's open transaction, after all its inserts
         seen_mid_write.append((reader.max_window_id(), reader.latest()["id"], reader.stats()["windows"]))
+        # The writing store's own read methods never share its write transaction either.
+        seen_mid_write.append((writer.max_window_id(), writer.latest()["id"], len(writer.windows_after(0))))
         return real(stats)
 
     monkeypatch.setattr(backend.module, "stats_json", peek)
     writer.write(_batch(2, 5), LOGINS, {})
-    assert seen_mid_write == [(2, 2, 2)]
+    assert seen_mid_write == [(2, 2, 2), (2, 2, 2)]
     assert reader.max_window_id() == 7 and reader.latest() == writer.latest()
     with pytest.raises(PulseError, match="readonly"):
         reader.write(_batch(0, 1), LOGINS, {})
