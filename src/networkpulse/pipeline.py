@@ -36,7 +36,7 @@ from networkpulse.events import InputReport
 from networkpulse.events.sources import STDIN
 from networkpulse.firehose import Pacer, replay
 from networkpulse.settings import Settings, describe_window
-from networkpulse.store import Checkpoint, InputPosition, Store, open_store
+from networkpulse.store import Checkpoint, InputPosition, Store, open_store, redact_url
 from networkpulse.venturi import FilterStats, read_interactions
 from networkpulse.venturi.types import InteractionBatch
 
@@ -247,14 +247,14 @@ class Pipeline:
         if checkpoint is None:
             if store.max_window_id() is not None:
                 raise StoreError(
-                    f"{s.store_url}: holds windows but no checkpoint to continue from (written by an older "
+                    f"{redact_url(s.store_url)}: holds windows but no checkpoint to continue from (written by an older "
                     "networkpulse); pass --start-over to replace its windows, or use another --store"
                 )
             return
         config = _config(s)
         if checkpoint.config != config:
             raise StoreError(
-                f"{s.store_url}: written with {describe_window(checkpoint.config)}, but this run asks for "
+                f"{redact_url(s.store_url)}: written with {describe_window(checkpoint.config)}, but this run asks for "
                 f"{describe_window(config)}; run with the store's settings to continue it, pass --start-over to "
                 "delete its windows and begin again, or use another --store"
             )
