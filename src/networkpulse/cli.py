@@ -495,3 +495,5 @@ def export_windows(store_url: str, fmt: str, output: str | None, clusters: int) 
 
 if __name__ == "__main__":
     main()
+
+import networkpulse.cli_services  # noqa: E402, F401  (registers the service commands on main)
