@@ -139,10 +139,15 @@ class RawLines:
             self.lines.append(self.pending)
             self.pending = b""
             return
-        parts = (self.pending + chunk).split(b"\n")
+        data = self.pending + chunk
         if not self.started:
+            # The BOM can be split over chunks (a plain file's first chunk is the 2 bytes sniffed for gzip).
+            if len(data) < len(BOM) and BOM.startswith(data):
+                self.pending = data
+                return
             self.started = True
-            parts[0] = parts[0].removeprefix(BOM)
+            data = data.removeprefix(BOM)
+        parts = data.split(b"\n")
         self.pending = parts.pop()
         self.lines += parts
 
