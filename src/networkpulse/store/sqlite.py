@@ -102,10 +102,12 @@ class SQLiteStore:
                 f"{path}: no networkpulse store there; run the pipeline first (it creates the file) "
                 "or fix the store URL"
             )
-        con = self._reader()
-        with self._wrap_errors():
-            if self._check_version(con, readonly=True) == 0:
-                raise StoreError(f"{path}: not a networkpulse store yet (empty file, no schema)")
+        # One snapshot for the version, application id and tables: read in separate statements, a writer creating
+        # the file between them made a store look foreign.
+        with self._wrap_errors(), self._snapshot() as con:
+            version = self._check_version(con, readonly=True)
+        if version == 0:
+            raise StoreError(f"{path}: not a networkpulse store yet (empty file, no schema)")
 
     # -- connections ---------------------------------------------------------------------------------------
 
@@ -133,6 +135,7 @@ class SQLiteStore:
         con = self._connect(f"file:{urllib.parse.quote(os.path.abspath(self.path))}?mode=ro", uri=True)
         try:
             with self._wrap_errors():
+                con.execute("BEGIN")  # one snapshot, as for readers
                 self._check_version(con)
         finally:
             con.close()
