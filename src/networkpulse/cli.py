@@ -138,6 +138,13 @@ def _store_url(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return value
 
 
+def _shown(url: str) -> str:
+    """A store URL for messages: never its password."""
+    from networkpulse.store import redact_url
+
+    return redact_url(url)
+
+
 def _from_command_line(ctx: click.Context, *names: str) -> set[str]:
     return {n for n in names if ctx.get_parameter_source(n) is click.core.ParameterSource.COMMANDLINE}
 
@@ -241,7 +248,7 @@ def run(sources: tuple[str, ...], window_ms: int, slide_ms: int, rolling: bool, 
             with _stop_on_signals(pipeline.stop):
                 result = pipeline.run()
         except KeyboardInterrupt:
-            click.echo(f"aborted: the windows committed before stay in {settings.store_url}; the same command "
+            click.echo(f"aborted: the windows committed before stay in {_shown(settings.store_url)}; the same command "
                        "continues from there", err=True)
             sys.exit(EXIT_INTERRUPTED)
     _summary(settings, result)
@@ -255,9 +262,10 @@ def _summary(settings: Settings, result: Any) -> None:
     p = result.progress
     if p.resumed:
         skipped = f"; {p.skipped_sources} sources it had consumed were not read again" if p.skipped_sources else ""
-        click.echo(f"continued the stream stored in {settings.store_url} from its checkpoint{skipped}", err=True)
+        click.echo(f"continued the stream stored in {_shown(settings.store_url)} from its checkpoint{skipped}",
+                   err=True)
     click.echo(
-        f"{p.windows} windows stored in {settings.store_url} · {p.events} events in {p.elapsed_s:.2f} s "
+        f"{p.windows} windows stored in {_shown(settings.store_url)} · {p.events} events in {p.elapsed_s:.2f} s "
         f"({p.events_per_s:,.0f} events/s) · {p.interactions} interactions · filtered {p.filtered_share:.1%} · "
         f"late {p.late_events}",
         err=True,
@@ -329,7 +337,8 @@ def serve(store_url: str, host: str, port: int) -> None:
     from networkpulse.serve import run as run_server
 
     with _terminate_as_interrupt():
-        run_server(store_url, host, port, ready=lambda url: click.echo(f"serving {store_url} at {url}/", err=True))
+        run_server(store_url, host, port,
+                   ready=lambda url: click.echo(f"serving {_shown(store_url)} at {url}/", err=True))
 
 
 # ---------------------------------------------------------------------------------------------------- demo
@@ -394,7 +403,7 @@ def demo(host: str, port: int, store_url: str | None, speed: str, window_ms: int
         pipeline.stop()
         worker.join(timeout=10)
         p = pipeline.progress
-        kept = "temporary store removed" if tmp is not None else f"kept in {store_url}"
+        kept = "temporary store removed" if tmp is not None else f"kept in {_shown(store_url)}"
         click.echo(f"demo stopped: {p.events:,} events replayed, {p.windows:,} windows written ({kept})", err=True)
         if tmp is not None:
             tmp.cleanup()
@@ -490,10 +499,10 @@ def export_windows(store_url: str, fmt: str, output: str | None, clusters: int) 
                 n += len(page)
     finally:
         store.close()
-    click.echo(f"{n} windows exported from {store_url}", err=True)
+    click.echo(f"{n} windows exported from {_shown(store_url)}", err=True)
 
+
+import networkpulse.cli_services  # noqa: E402, F401  (registers the service commands on main)
 
 if __name__ == "__main__":
     main()
-
-import networkpulse.cli_services  # noqa: E402, F401  (registers the service commands on main)
