@@ -7,19 +7,27 @@ new logins arrive per window. Each cluster carries a random spanning tree. Gener
 initial pool's logins are stored before the clock starts, so the figure is the steady state.
 
     .venv/bin/python benchmarks/store_write.py [--windows 3000] [--batch 50] [--runs 3] [--retention N]
+        [--store postgresql://USER:PASSWORD@HOST:PORT/DB]
+
+``--store``: measure that store instead of a SQLite file in a temporary folder. A PostgreSQL store gets a fresh
+schema per run (created and dropped here, so the URL's role needs CREATE on the database), and every run then also
+measures the SQLite store on the same windows, so the two are compared on one machine at one time.
 
 Prints per-run figures, then medians; the last line is
-``windows_per_s=<n> baseline_windows_per_s=<n> ratio=<n>``.
+``windows_per_s=<n> baseline_windows_per_s=<n> ratio=<n>`` (batched vs one transaction per window, for the store
+measured).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import resource
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import overload
 
@@ -86,16 +94,33 @@ def generate(n_windows: int, seed: int = 1) -> tuple[list[Window], list[int], li
     return windows, n_logins, [f"user-{i}" for i in range(total)]
 
 
+@contextlib.contextmanager
+def fresh_store(store: str | None, folder: str, name: str) -> Iterator[str]:
+    """The URL of a new, empty store: a SQLite file in ``folder``, or a new schema of the PostgreSQL ``store``."""
+    if store is None or store.startswith("sqlite"):
+        yield f"sqlite:///{folder}/{name}.db"
+        return
+    import psycopg
+
+    schema = f"pulse_bench_{name}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(store, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield f"{store}{'&' if '?' in store else '?'}options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 def run(
-    path: Path,
+    url: str,
     windows: list[Window],
     n_logins: list[int],
     table: list[str],
     batch: int,
     retention: int | None,
 ) -> float:
-    """Windows per second writing ``windows`` in calls of ``batch`` windows to a fresh store at ``path``."""
-    store = open_store(f"sqlite:///{path}", retention=retention)
+    """Windows per second writing ``windows`` in calls of ``batch`` windows to the fresh store at ``url``."""
+    store = open_store(url, retention=retention)
     store.write(
         [], _Prefix(table, n_logins[0] - 40), {}
     )  # the accounts already active before the first window
@@ -117,7 +142,9 @@ def main() -> None:
         "--retention", type=int, default=None, help="also measure batched writes with retention"
     )
     parser.add_argument("--dir", type=Path, default=None, help="folder for the scratch databases")
+    parser.add_argument("--store", default=None, help="a postgresql:// URL to measure (default: a SQLite file)")
     args = parser.parse_args()
+    versus = args.store is not None and not args.store.startswith("sqlite")  # also measure SQLite, same run
 
     windows, n_logins, table = generate(args.windows)
     members = sum(c.size for w in windows for c in w.clusters) / len(windows)
@@ -126,26 +153,33 @@ def main() -> None:
         f"generated {len(windows)} windows: {clusters:.0f} clusters, {members:.0f} members per window "
         f"(one giant of 150..200, Pareto tail from 3), {len(table)} logins"
     )
-    batched, baseline, retained = [], [], []
+    kind = "sqlite" if not versus else "postgresql"
+    batched, baseline, retained, sqlite_batched = [], [], [], []
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         for r in range(args.runs):
             # Alternate the order so drift on a shared machine does not favour one side.
-            order = ("baseline", "batched") if r % 2 else ("batched", "baseline")
-            for name in order:
+            order = ["baseline", "batched", *(["sqlite"] if versus else [])]
+            for name in reversed(order) if r % 2 else order:
                 size = 1 if name == "baseline" else args.batch
-                rate = run(Path(tmp) / f"{name}{r}.db", windows, n_logins, table, size, None)
-                (baseline if name == "baseline" else batched).append(rate)
+                with fresh_store(None if name == "sqlite" else args.store, tmp, f"{name}{r}") as url:
+                    rate = run(url, windows, n_logins, table, size, None)
+                {"baseline": baseline, "batched": batched, "sqlite": sqlite_batched}[name].append(rate)
             if args.retention:
-                path = Path(tmp) / f"retained{r}.db"
-                retained.append(run(path, windows, n_logins, table, args.batch, args.retention))
+                with fresh_store(args.store, tmp, f"retained{r}") as url:
+                    retained.append(run(url, windows, n_logins, table, args.batch, args.retention))
             print(
-                f"run {r}: batched({args.batch}) {batched[-1]:.0f} windows/s, one-per-transaction "
+                f"run {r}: {kind} batched({args.batch}) {batched[-1]:.0f} windows/s, one-per-transaction "
                 f"{baseline[-1]:.0f} windows/s"
                 + (f", batched+retention {retained[-1]:.0f}" if retained else "")
+                + (f"; sqlite batched({args.batch}) {sqlite_batched[-1]:.0f} windows/s" if versus else "")
             )
     fast, slow = statistics.median(batched), statistics.median(baseline)
     if retained:
         print(f"median batched with retention={args.retention}: {statistics.median(retained):.0f} windows/s")
+    if versus:
+        lite = statistics.median(sqlite_batched)
+        print(f"median batched: postgresql {fast:.0f} windows/s, sqlite {lite:.0f} windows/s "
+              f"(postgresql/sqlite {fast / lite:.2f})")
     print(f"median of {args.runs} runs; member rows per second batched: {fast * members:.0f}")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     print(f"windows_per_s={fast:.0f} baseline_windows_per_s={slow:.0f} ratio={fast / slow:.2f}")

@@ -86,6 +86,23 @@ _CLUSTER_TYPES = ["int8", "bytea", "bytea", "bytea"]
 _MEMBER_ROW = np.dtype(
     [("n", ">i2"), ("wl", ">i4"), ("window", ">i8"), ("al", ">i4"), ("account", ">i4"), ("rl", ">i4"), ("rank", ">i4")]
 )
+# Account ids of new logins (a text[] in interner order), in that order: known ones looked up, unknown ones
+# inserted with the next ids in that order; every part sees the snapshot before the insert. The LIMIT keeps the
+# lookup a per-login index probe, O(L log A): a plain join let the planner hash the whole accounts table on every
+# write (measured: two sequential scans of 28 k accounts for 2 k logins), O(A) per batch.
+_MAP_LOGINS = """
+WITH n AS (
+  SELECT n.pos, n.login, a.id FROM unnest(%b::text[]) WITH ORDINALITY AS n (login, pos)
+  LEFT JOIN LATERAL (SELECT id FROM accounts WHERE accounts.login = n.login LIMIT 1) AS a ON true
+),
+fresh AS (
+  SELECT pos, login, (SELECT coalesce(max(id), 0) FROM accounts) + row_number() OVER (ORDER BY pos) AS id
+  FROM n WHERE id IS NULL
+),
+inserted AS (INSERT INTO accounts (id, login) SELECT id, login FROM fresh)
+SELECT array_agg(id ORDER BY pos) FROM (SELECT pos, id FROM n WHERE id IS NOT NULL UNION ALL
+  SELECT pos, id FROM fresh) AS mapped
+"""
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
 _COPY_TRAILER = b"\xff\xff"
 
@@ -489,10 +506,11 @@ class PostgresStore:
     def _map_logins(self, con: psycopg.Connection[Any], logins: Sequence[str]) -> npt.NDArray[np.int32]:
         """Store account ids of every engine vertex id; stores only logins past the already-mapped prefix.
 
-        The store may know a login from an earlier run (another interner order): one query looks every new
-        login up, the unknown ones get the next ids in interner order (the one writer hands them out, so
-        ``logins()`` rebuilds the same interner) and go in with one statement. O(L log A) for L new logins
-        among A accounts.
+        The store may know a login from an earlier run (another interner order): one statement looks every new
+        login up and inserts the unknown ones with the next ids in interner order (the one writer hands them out,
+        so ``logins()`` rebuilds the same interner). One round trip, the logins as one binary array: a lookup
+        and an insert as two statements with text arrays took ~2.5× as long (psycopg quotes text arrays in
+        Python). O(L log A) for L new logins among A accounts.
         """
         n, done = len(logins), self._mapped
         if n < done:
@@ -505,26 +523,11 @@ class PostgresStore:
             grown[:done] = self._account_of[:done]
             self._account_of = grown
         if n > done:
-            new = list(logins[done:n])
-            known = [
-                a
-                for (a,) in con.execute(
-                    "SELECT a.id FROM unnest(%s::text[]) WITH ORDINALITY AS n (login, pos) "
-                    "LEFT JOIN accounts a ON a.login = n.login ORDER BY n.pos",
-                    (new,),
-                )
-            ]
-            missing = [i for i, a in enumerate(known) if a is None]
-            if missing:
-                top = con.execute("SELECT coalesce(max(id), 0) FROM accounts").fetchone()
-                next_id = (top[0] if top else 0) + 1
-                for k, i in enumerate(missing):
-                    known[i] = next_id + k
-                con.execute(
-                    "INSERT INTO accounts (id, login) SELECT * FROM unnest(%s::int4[], %s::text[])",
-                    ([known[i] for i in missing], [new[i] for i in missing]),
-                )
-            self._account_of[done:n] = known
+            row = con.execute(_MAP_LOGINS, (list(logins[done:n]),), binary=True).fetchone()
+            ids = row[0] if row else None
+            if not ids or len(ids) != n - done:
+                raise StoreError(f"{self.name}: could not map {n - done} new logins to accounts")
+            self._account_of[done:n] = ids
         return self._account_of[:n]
 
     def _delete(self, con: psycopg.Connection[Any], where: LiteralString, params: Sequence[Any] = ()) -> int:
@@ -544,7 +547,7 @@ class PostgresStore:
             accounts = np.concatenate([np.frombuffer(blob, np.int32) for _, blob in rows])
             window_ids = np.repeat(np.array([w for w, _ in rows], np.int64), [len(b) // 4 for _, b in rows])
             con.execute(
-                "DELETE FROM membership m USING unnest(%s::int4[], %s::int8[]) AS d (account_id, window_id) "
+                "DELETE FROM membership m USING unnest(%b::int4[], %b::int8[]) AS d (account_id, window_id) "
                 "WHERE m.account_id = d.account_id AND m.window_id = d.window_id",
                 (accounts.tolist(), window_ids.tolist()),
             )
@@ -717,8 +720,9 @@ def _lock_key(schema: str) -> tuple[int, int]:
 def _membership_block(
     window: npt.NDArray[np.int64], account: npt.NDArray[np.int32], rank: npt.NDArray[np.int32]
 ) -> bytes:
-    """The membership rows as one whole binary COPY stream, built by numpy: ~30 bytes a row, no Python per row
-    (psycopg's ``write_row`` took ~1 µs a row, the block ~20 ns). O(rows)."""
+    """The membership rows as one whole binary COPY stream, built by numpy: 30 bytes a row, no Python per row.
+    Measured on 16.8 k rows into an unlogged table without index: 1.3 µs a row end to end, against 2.8 µs with
+    psycopg's ``write_row`` per row (the difference is client CPU the pipeline needs). O(rows)."""
     rows = np.empty(len(window), _MEMBER_ROW)
     rows["n"] = 3
     rows["wl"] = 8
