@@ -5,7 +5,7 @@ in one process, :func:`networkpulse.venturi.read_interactions`) on the same data
 Data: every real file of ../shared/data/gharchive (every era, ~26 k events), replayed ``--loops`` times (time
 shifted, as the firehose does). Each stage is timed on its own: the firehose fills a fresh 2-partition raw topic
 unpaced; then the venturi workers (processes, one core each) drain it, timed from the moment they are ready to
-their last commit (a new group's join, ~0-3 s, is inside; the idle tail is not). The broker (a JVM) shares the
+the group's consumer lag is 0 (a new group's join, ~0-3 s, is inside). The broker (a JVM) shares the
 machine's 2 cores with the workers.
 
     bash scripts/kafka.sh start
@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import confluent_kafka as ck
 from confluent_kafka.admin import AdminClient
 
 from networkpulse import bus
@@ -35,7 +36,6 @@ from networkpulse.venturi import FilterStats, read_interactions
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gharchive"
 FILES = tuple(sorted(str(p) for p in DATA.glob("*.json.gz")))
-IDLE_S = 3.0
 
 
 def embedded(loops: int) -> float:
@@ -50,28 +50,49 @@ def embedded(loops: int) -> float:
     return events / (time.perf_counter() - started)
 
 
-def _worker(source: str, sink: str, group: str, worker: str, out: Any) -> None:
+def _worker(source: str, sink: str, group: str, worker: str, stop: Any, out: Any) -> None:
+    import threading
+
     from networkpulse.services.venturi import run_venturi
 
     ready: list[float] = []
-    result = run_venturi(source, sink, group=group, worker=worker, partitions=2, idle_s=IDLE_S,
+    done = threading.Event()
+    threading.Thread(target=lambda: (stop.wait(), done.set()), daemon=True).start()
+    result = run_venturi(source, sink, group=group, worker=worker, partitions=2, stop=done,
                          on_ready=lambda: ready.append(time.time()))
-    out.put((result.relay.consumed, ready[0], time.time() - IDLE_S))
+    out.put((result.relay.consumed, ready[0]))
+
+
+def drained(servers: str, topic: str, group: str) -> bool:
+    """Whether ``group`` has committed every message of ``topic`` (its consumer lag is 0)."""
+    consumer = ck.Consumer({"bootstrap.servers": servers, "group.id": group, "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        committed = consumer.committed([ck.TopicPartition(topic, p) for p in partitions], timeout=10)
+        return all(tp.offset >= consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in committed)
+    finally:
+        consumer.close()
 
 
 def venturi(source: str, sink: str, workers: int) -> tuple[float, int]:
-    """Events/s of ``workers`` venturi processes draining ``source``; and how many events they consumed."""
+    """Events/s of ``workers`` venturi processes draining ``source`` (from the first one ready until the group's lag
+    is 0); and how many events they consumed. Lag, not an idle timeout, ends them: a worker that waits for a
+    slow group join would otherwise give up while its partitions still hold data."""
     ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
+    out, stop = ctx.Queue(), ctx.Event()
     group = f"bench-{uuid.uuid4().hex[:8]}"
-    procs = [ctx.Process(target=_worker, args=(source, sink, group, str(i), out)) for i in range(workers)]
+    url = bus.BusUrl.parse(source)
+    procs = [ctx.Process(target=_worker, args=(source, sink, group, str(i), stop, out)) for i in range(workers)]
     for p in procs:
         p.start()
-    done = [out.get(timeout=600) for _ in procs]
+    while not drained(url.servers, url.topic, group):
+        time.sleep(0.2)
+    ended = time.time()
+    stop.set()
+    done = [out.get(timeout=120) for _ in procs]
     for p in procs:
         p.join()
-    consumed = sum(d[0] for d in done)
-    return consumed / (max(d[2] for d in done) - min(d[1] for d in done)), consumed
+    return sum(d[0] for d in done) / (ended - min(d[1] for d in done)), sum(d[0] for d in done)
 
 
 def main() -> None:
