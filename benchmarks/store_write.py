@@ -154,7 +154,7 @@ def main() -> None:
         f"(one giant of 150..200, Pareto tail from 3), {len(table)} logins"
     )
     kind = "sqlite" if not versus else "postgresql"
-    batched, baseline, retained, sqlite_batched = [], [], [], []
+    batched, baseline, retained, sqlite_batched, sqlite_retained = [], [], [], [], []
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         for r in range(args.runs):
             # Alternate the order so drift on a shared machine does not favour one side.
@@ -167,11 +167,15 @@ def main() -> None:
             if args.retention:
                 with fresh_store(args.store, tmp, f"retained{r}") as url:
                     retained.append(run(url, windows, n_logins, table, args.batch, args.retention))
+                if versus:
+                    with fresh_store(None, tmp, f"sqlite_retained{r}") as url:
+                        sqlite_retained.append(run(url, windows, n_logins, table, args.batch, args.retention))
             print(
                 f"run {r}: {kind} batched({args.batch}) {batched[-1]:.0f} windows/s, one-per-transaction "
                 f"{baseline[-1]:.0f} windows/s"
                 + (f", batched+retention {retained[-1]:.0f}" if retained else "")
                 + (f"; sqlite batched({args.batch}) {sqlite_batched[-1]:.0f} windows/s" if versus else "")
+                + (f", batched+retention {sqlite_retained[-1]:.0f}" if sqlite_retained else "")
             )
     fast, slow = statistics.median(batched), statistics.median(baseline)
     if retained:
@@ -180,6 +184,10 @@ def main() -> None:
         lite = statistics.median(sqlite_batched)
         print(f"median batched: postgresql {fast:.0f} windows/s, sqlite {lite:.0f} windows/s "
               f"(postgresql/sqlite {fast / lite:.2f})")
+        if sqlite_retained:
+            kept, lite_kept = statistics.median(retained), statistics.median(sqlite_retained)
+            print(f"median batched with retention={args.retention}: postgresql {kept:.0f} windows/s, sqlite "
+                  f"{lite_kept:.0f} windows/s (postgresql/sqlite {kept / lite_kept:.2f})")
     print(f"median of {args.runs} runs; member rows per second batched: {fast * members:.0f}")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     print(f"windows_per_s={fast:.0f} baseline_windows_per_s={slow:.0f} ratio={fast / slow:.2f}")

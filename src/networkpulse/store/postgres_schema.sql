@@ -43,6 +43,8 @@ CREATE TABLE windows (
   -- The natural key: a window is its bounds. Writes skip a window whose bounds are stored (idempotent replays).
   CONSTRAINT windows_bounds UNIQUE (start_ms, end_ms)
 );
+-- Every write first drops the provisional windows (a handful): without this index that is a scan of every window.
+CREATE INDEX windows_provisional ON windows (id) WHERE provisional;
 
 -- One row per window with listed clusters, all of them together (layout in codec.py). EXTERNAL: stored without
 -- compression (out of line once a row passes ~2 kB): on benchmark windows (~2.6 kB of blobs each) pglz saved 1 %
