@@ -95,6 +95,23 @@ def test_change_feed_wakes_a_waiting_thread_at_commit(pg):
     writer.close()
 
 
+def test_close_ends_a_wait(pg):
+    url = pg.new_url()
+    open_store(url).close()
+    reader = open_store(url, readonly=True)
+    reader.wait_for_change(0)
+    ended: list[float] = []
+    thread = threading.Thread(target=lambda: ended.append(reader.wait_for_change(30) and time.monotonic()))
+    thread.start()
+    time.sleep(0.5)
+    closed = time.monotonic()
+    reader.close()  # what a server shutting down does
+    thread.join(30)
+    assert ended and ended[0] - closed < 2.0, "close() left the waiting thread blocked"
+    with pytest.raises(StoreError, match="closed"):
+        reader.wait_for_change(0)
+
+
 def test_notification_payload_names_store_and_newest_id(pg):
     import psycopg
 

@@ -1,6 +1,7 @@
 """The PostgreSQL server store: the SQLite store's contract on a shared server, with LISTEN/NOTIFY as change feed.
 
-Same tables, blobs (``codec.py``), JSON shapes, errors and guarantees as :mod:`networkpulse.store.sqlite`; the tests
+Same tables (plus a version row), blobs (``codec.py``), JSON shapes, errors and guarantees as
+:mod:`networkpulse.store.sqlite`; the tests
 in ``tests/store`` run as one contract suite over both. A store lives in the connection's current schema (the
 first existing one of ``search_path``; pick one with the libpq URL parameter ``options=-csearch_path%3Dname``), so
 several stores can share a database.
@@ -19,10 +20,10 @@ Concurrency model
   window and its clusters always come from the same commit even while retention deletes old windows.
 * :meth:`PostgresStore.wait_for_change` is the change feed for the server (a third, listening connection).
 
-Costs (n windows stored, M members in a batch, L new logins): ``write`` is O(L + M log n) in about a dozen
-statements whatever the batch size — the membership rows go as one binary ``COPY`` block built by numpy (no
-Python per row), windows and clusters as binary ``COPY`` rows. Reads are O(log n + what they return), as in
-SQLite; ``max_window_id`` is one index descent without a transaction.
+Costs (n windows stored, M members in a batch, L new logins among A accounts): ``write`` is O(L log A + M log n)
+in about a dozen statements whatever the batch size — the membership rows go as one binary ``COPY`` block built by
+numpy (no Python per row), windows and clusters as binary ``COPY`` rows. Reads are O(log n + what they return), as
+in SQLite; ``max_window_id`` is one index descent without a transaction.
 """
 
 from __future__ import annotations
@@ -107,8 +108,9 @@ SELECT array_agg(id ORDER BY pos) FROM (SELECT pos, id FROM n WHERE id IS NOT NU
 # DELETE … USING unnest(…) was planned as a hash join over a sequential scan of the whole table: measured 240 ms
 # for 17 k rows of a 200 k-row table, O(M) per write; the LIMIT keeps each probe a parameterised index scan.
 # No index on window_id instead: measured on 16.8 k-row batches, a B-tree there made retention's deletes ~5x as
-# fast (30 vs 150 ms) but every insert ~1.7x as slow, and retention is optional while inserts are the hot path;
-# a BRIN index was cheap only until vacuum lets new rows into old pages and its ranges widen to the whole table.
+# fast (30 vs 150 ms) but every insert ~1.7x as slow, and retention is optional while inserts are the hot path.
+# A BRIN index cost inserts nothing measurable, but its ranges only ever widen: once vacuum lets new rows into
+# old pages, a range delete reads most of the table.
 _DELETE_MEMBERSHIP = """
 DELETE FROM membership WHERE ctid = ANY(ARRAY(
   SELECT m.ctid FROM unnest(%b::int4[], %b::int8[]) AS d (account_id, window_id)
@@ -354,6 +356,7 @@ class PostgresStore:
         * Notifications of other stores (other schemas of the database) are ignored.
         * A lost listening connection (server restart) is reopened by the next call, which returns True
           (anything may have changed meanwhile); :class:`StoreError` if the server cannot be reached.
+        * :meth:`close` from another thread ends a wait at once (True); later calls raise :class:`StoreError`.
 
         Thread-safe; one listening connection per store object, so call it from one task per store. O(1) per
         notification.
