@@ -158,15 +158,17 @@ def _given(ctx: click.Context, name: str) -> bool:
 def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
     """Ctrl-C and SIGTERM ask ``stop()`` for a clean end (commit and report); a second one aborts at once."""
 
+    asked = False
+
     def handler(signum: int, frame: Any) -> None:
-        if handler.asked:  # type: ignore[attr-defined]
+        nonlocal asked
+        if asked:
             raise KeyboardInterrupt
-        handler.asked = True  # type: ignore[attr-defined]
+        asked = True
         click.echo(f"\n{signal.Signals(signum).name}: stopping after the current batch and committing it "
                    "(again to abort at once)", err=True)
         stop()
 
-    handler.asked = False  # type: ignore[attr-defined]
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
@@ -192,8 +194,8 @@ def main() -> None:
 @click.argument("sources", nargs=-1)
 @_window_options
 @click.option("--store", "store_url", default="sqlite:///pulse.db", show_default=True, callback=_store_url,
-              help="Where windows go: sqlite:///path.db (PostgreSQL is planned). A store that holds windows is "
-                   "continued from its checkpoint (same window flags needed).", **_env("STORE"))
+              help="Where windows go: sqlite:///path.db or postgresql://user:password@host:port/db. A store that "
+                   "holds windows is continued from its checkpoint (same window flags needed).", **_env("STORE"))
 @click.option("--start-over", is_flag=True, default=False,
               help="Delete the store's windows and checkpoint first instead of continuing them.",
               **_env("START_OVER"))
