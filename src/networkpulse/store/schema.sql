@@ -31,6 +31,8 @@ CREATE TABLE windows (
 );
 -- The natural key: a window is its bounds. Writes skip a window whose bounds are stored (idempotent replays).
 CREATE UNIQUE INDEX windows_bounds ON windows (start_ms, end_ms);
+-- Every write drops the provisional windows first: a partial index finds the few without scanning every window.
+CREATE INDEX windows_provisional ON windows (id) WHERE provisional = 1;
 
 -- One row per window that has listed clusters (size >= min_size), all of them together: a busy window has
 -- hundreds of small clusters, and one row per cluster made the insert path row-bound. Cluster k (rank k,

@@ -598,6 +598,7 @@ _MIGRATIONS = {
     DELETE FROM windows WHERE id IN (SELECT id FROM copies);
     DROP TABLE copies;
     CREATE UNIQUE INDEX windows_bounds ON windows (start_ms, end_ms);
+    CREATE INDEX windows_provisional ON windows (id) WHERE provisional = 1;
     CREATE TABLE checkpoint (
       id INTEGER PRIMARY KEY CHECK (id = 1), config TEXT NOT NULL, state TEXT NOT NULL, engine BLOB NOT NULL
     );
