@@ -26,7 +26,7 @@ import click
 from networkpulse import __version__
 from networkpulse.engine.types import WindowConfig
 from networkpulse.errors import ConfigError, PulseError
-from networkpulse.settings import Settings, bundled_sources, parse_duration, parse_pace
+from networkpulse.settings import Pace, Settings, bundled_sources, parse_duration, parse_pace
 
 EXIT_SKIPPED = 3
 EXIT_INTERRUPTED = 130
@@ -145,8 +145,17 @@ def _shown(url: str) -> str:
     return redact_url(url)
 
 
-def _from_command_line(ctx: click.Context, *names: str) -> set[str]:
-    return {n for n in names if ctx.get_parameter_source(n) is click.core.ParameterSource.COMMANDLINE}
+def _pace(ctx: click.Context, speed: str | None, rate: str | None, fast: bool) -> Pace:
+    """The pace of ``--speed``/``--rate``/``--as-fast-as-possible``: a pace given on the command line replaces one
+    from the ``PULSE_*`` environment; more than one on the same level is a usage error."""
+    on_line = {n for n in ("speed", "rate", "fast")
+               if ctx.get_parameter_source(n) is click.core.ParameterSource.COMMANDLINE}
+    if on_line:
+        speed, rate, fast = (v if n in on_line else None for n, v in (("speed", speed), ("rate", rate), ("fast", fast)))
+    try:
+        return parse_pace(speed, rate, bool(fast))
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -227,13 +236,7 @@ def run(sources: tuple[str, ...], window_ms: int, slide_ms: int, rolling: bool, 
     from networkpulse.pipeline import Pipeline
 
     ctx = click.get_current_context()
-    on_line = _from_command_line(ctx, "speed", "rate", "fast")
-    if on_line:  # a pace given on the command line replaces one from the environment
-        speed, rate, fast = (v if n in on_line else None for n, v in (("speed", speed), ("rate", rate), ("fast", fast)))
-    try:
-        pace = parse_pace(speed, rate, bool(fast))
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+    pace = _pace(ctx, speed, rate, fast)
     if rolling and _given(ctx, "slide_ms"):
         raise click.UsageError("--slide has no meaning with --rolling (a rolling window is emitted every --window); "
                                "drop one of them")

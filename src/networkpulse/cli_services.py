@@ -13,9 +13,8 @@ import threading
 
 import click
 
-from networkpulse.cli import EXIT_INTERRUPTED, EXIT_SKIPPED, _env, _from_command_line, _sources, _stop_on_signals, main
+from networkpulse.cli import EXIT_INTERRUPTED, EXIT_SKIPPED, _env, _pace, _sources, _stop_on_signals, main
 from networkpulse.errors import ConfigError
-from networkpulse.settings import parse_pace
 
 
 def _bus_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -64,14 +63,7 @@ def firehose(sources: tuple[str, ...], to: str, producers: int, speed: str | Non
     """
     from networkpulse.services.firehose import FirehoseConfig, run_firehose
 
-    ctx = click.get_current_context()
-    on_line = _from_command_line(ctx, "speed", "rate", "fast")
-    if on_line:  # a pace given on the command line replaces one from the environment
-        speed, rate, fast = (v if n in on_line else None for n, v in (("speed", speed), ("rate", rate), ("fast", fast)))
-    try:
-        pace = parse_pace(speed, rate, bool(fast))
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+    pace = _pace(click.get_current_context(), speed, rate, fast)
     if "-" in sources:
         raise click.BadParameter("the firehose reads files (each line is read twice); save stdin to a file first",
                                  param_hint="SOURCES")

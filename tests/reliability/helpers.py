@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import sqlite3
+import subprocess
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from tests.test_cli import DATA, HOUR_2015, pulse
+from tests.test_cli import DATA, HOUR_2015, PULSE, pulse
 
-__all__ = ["DATA", "HOUR_2015", "day_folder", "pulse", "windows_of"]
+__all__ = ["DATA", "HOUR_2015", "day_folder", "pulse", "start", "windows_of"]
+
+
+def start(*args: object) -> subprocess.Popen[str]:
+    """``pulse ARGS`` in the background, with no PULSE_* variables inherited, output captured."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
+    return subprocess.Popen([PULSE, *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True)
 
 
 def day_folder(folder: Path, hours: range = range(24)) -> Path:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import pytest
 from networkpulse.errors import StoreError
 from networkpulse.store import open_store
 from tests.reliability.helpers import DATA, day_folder, pulse, windows_of
-from tests.test_cli import PULSE
+from tests.reliability.helpers import start as _start
 
 pytestmark = pytest.mark.postgres
 ENV = "PULSE_TEST_POSTGRES"
@@ -80,11 +79,6 @@ def _stored(url: str) -> int:
     except StoreError:  # not created yet
         return 0
 
-
-def _start(*args: object) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
-    return subprocess.Popen([PULSE, *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True)
 
 
 @pytest.fixture(scope="module")

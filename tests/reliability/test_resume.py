@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from tests.reliability.helpers import day_folder, pulse, windows_of
+from tests.reliability.helpers import start as _start
 from tests.test_cli import PULSE
 
 WINDOW = ("--window", "10m", "--slide", "1m")
@@ -35,11 +36,6 @@ def undisturbed(day: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tup
     assert len(windows) == 24 * 60 + 9 and sum(w[10] for w in windows) == 10  # the last 10 are provisional
     return windows
 
-
-def _start(*args: object) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
-    return subprocess.Popen([PULSE, *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True)
 
 
 def _kill_at_random_points(cmd: tuple[object, ...], kills: int, rng: random.Random, db: Path) -> int:
