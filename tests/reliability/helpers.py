@@ -6,16 +6,21 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import random
 import sqlite3
 import subprocess
+import time
 import zlib
 from pathlib import Path
 
 import numpy as np
+import psutil
 
+from networkpulse.errors import StoreError
+from networkpulse.store import open_store
 from tests.test_cli import DATA, HOUR_2015, PULSE, pulse
 
-__all__ = ["DATA", "HOUR_2015", "day_folder", "pulse", "start", "windows_of"]
+__all__ = ["DATA", "HOUR_2015", "day_folder", "kill_at_random_points", "pulse", "start", "stored", "windows_of"]
 
 
 def start(*args: object) -> subprocess.Popen[str]:
@@ -23,6 +28,41 @@ def start(*args: object) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
     return subprocess.Popen([PULSE, *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, text=True)
+
+
+def stored(url: str) -> int:
+    """The highest window id in the store at ``url`` (0 while it is empty or not created yet)."""
+    try:
+        with open_store(url, readonly=True) as store:
+            return store.max_window_id() or 0
+    except StoreError:
+        return 0
+
+
+def kill_at_random_points(cmd: tuple[object, ...], kills: int, rng: random.Random, url: str) -> int:
+    """Run ``cmd`` again and again, killing it and its workers with SIGKILL ``kills`` times, then once to its end.
+
+    Each kill lands at a random moment *after* that attempt has stored a window of its own (a fixed delay proved
+    nothing on a loaded CI machine, where start-up alone outlasted it). Returns how many kills landed while the run
+    was writing; the final run's exit code must be 0."""
+    landed = 0
+    for _ in range(kills):
+        before = stored(url)
+        proc = start(*cmd)
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and stored(url) <= before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
+        if proc.poll() is None:
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                child.kill()  # workers too: a crash of the whole process group, the worst case for them
+            proc.kill()
+            landed += stored(url) > before
+        proc.communicate()
+    final = start(*cmd)
+    _, err = final.communicate(timeout=600)
+    assert final.returncode == 0, err
+    return landed
 
 
 def day_folder(folder: Path, hours: range = range(24)) -> Path:

@@ -12,12 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
-from networkpulse.errors import StoreError
 from networkpulse.store import open_store
-from tests.reliability.helpers import DATA, day_folder, pulse, windows_of
+from tests.reliability.helpers import DATA, day_folder, kill_at_random_points, pulse, stored, windows_of
 from tests.reliability.helpers import start as _start
 
 pytestmark = pytest.mark.postgres
@@ -72,15 +70,6 @@ def windows_via_api(url: str) -> list[tuple[object, ...]]:
     return sorted(out, key=lambda w: (w[0], w[1]))
 
 
-def _stored(url: str) -> int:
-    try:
-        with open_store(url, readonly=True) as store:
-            return store.max_window_id() or 0
-    except StoreError:  # not created yet
-        return 0
-
-
-
 @pytest.fixture(scope="module")
 def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return day_folder(tmp_path_factory.mktemp("day") / "2015-01-01")
@@ -128,7 +117,7 @@ def test_a_second_writer_is_refused_at_once(day: Path, store_url: str) -> None:
     first = _start("run", day, "--store", store_url, *WINDOW, "--speed", "100000x")
     try:
         deadline = time.monotonic() + 60
-        while not _stored(store_url) and time.monotonic() < deadline:
+        while not stored(store_url) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert first.poll() is None, "the first run ended before the second started"
         started = time.monotonic()
@@ -151,18 +140,6 @@ def test_killed_runs_resume_to_the_undisturbed_windows(
     """`kill -9` of `pulse run` (and its parsing workers) at random moments, then the same command to its end."""
     rng = random.Random(int(os.environ.get("PULSE_CHAOS_SEED", "6")))
     cmd = ("run", day, "--store", store_url, *WINDOW, "--workers", "2")
-    landed = 0
-    for _ in range(4):
-        proc = _start(*cmd)
-        time.sleep(rng.uniform(1.0, 4.0))  # start-up ~1 s, a run ~3–5 s more
-        if proc.poll() is None:
-            for child in psutil.Process(proc.pid).children(recursive=True):
-                child.kill()
-            proc.kill()
-            landed += _stored(store_url) > 0
-        proc.communicate()
-    final = _start(*cmd)
-    _, err = final.communicate(timeout=600)
-    assert final.returncode == 0, err
+    landed = kill_at_random_points(cmd, 4, rng, store_url)
     assert landed >= 1, "no kill landed while windows were being written: the test proved nothing"
     assert windows_via_api(store_url) == undisturbed

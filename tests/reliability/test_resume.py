@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.reliability.helpers import day_folder, pulse, windows_of
+from tests.reliability.helpers import day_folder, kill_at_random_points, pulse, windows_of
 from tests.reliability.helpers import start as _start
 from tests.test_cli import PULSE
 
@@ -38,31 +38,12 @@ def undisturbed(day: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tup
 
 
 
-def _kill_at_random_points(cmd: tuple[object, ...], kills: int, rng: random.Random, db: Path) -> int:
-    """Run ``cmd`` again and again, killing it with SIGKILL at ``kills`` random moments, then once to its end.
-    Returns how many kills landed while windows were being written (the run had stored some but not all)."""
-    landed = 0
-    for _ in range(kills):
-        proc = _start(*cmd)
-        time.sleep(rng.uniform(1.0, 4.0))  # start-up (imports, numba cache) takes ~1 s; a run ~3–5 s more
-        if proc.poll() is None:
-            for child in psutil.Process(proc.pid).children(recursive=True):
-                child.kill()  # workers too: a crash of the whole process group, the worst case for them
-            proc.kill()
-            if db.exists():
-                landed += 1
-        proc.communicate()
-    final = _start(*cmd)
-    _, err = final.communicate(timeout=600)
-    assert final.returncode == 0, err
-    return landed
-
-
 @pytest.mark.slow
 def test_killed_runs_resume_to_the_undisturbed_windows(day: Path, tmp_path: Path, undisturbed) -> None:
     db = tmp_path / "chaos.db"
     rng = random.Random(int(os.environ.get("PULSE_CHAOS_SEED", "9")))
-    landed = _kill_at_random_points(("run", day, "--store", f"sqlite:///{db}", *WINDOW, "--workers", "2"), 4, rng, db)
+    url = f"sqlite:///{db}"
+    landed = kill_at_random_points(("run", day, "--store", url, *WINDOW, "--workers", "2"), 4, rng, url)
     assert landed >= 1, "no kill landed during the run: the test proved nothing"
     assert windows_of(db) == undisturbed
 
@@ -89,7 +70,7 @@ def test_split_run_killed_at_random_points(day: Path, tmp_path: Path, undisturbe
     files = sorted(day.glob("*.json.gz"), key=lambda p: int(p.name.split("-")[3].split(".")[0]))
     rng = random.Random(11)
     for part in (files[:12], files[12:]):
-        _kill_at_random_points(("run", *part, "--store", f"sqlite:///{db}", *WINDOW), 2, rng, db)
+        kill_at_random_points(("run", *part, "--store", f"sqlite:///{db}", *WINDOW), 2, rng, f"sqlite:///{db}")
     assert windows_of(db) == undisturbed
 
 
