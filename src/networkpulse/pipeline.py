@@ -91,6 +91,7 @@ class Pipeline:
         flush_windows: int = 2000,
         flush_s: float = 0.5,
         on_progress: Callable[[Progress], None] | None = None,
+        on_write: Callable[[int, int, float], None] | None = None,
     ) -> None:
         self.settings = settings
         # A live pace writes each closed window at once and paces small batches (a batch is the pacing step:
@@ -100,6 +101,8 @@ class Pipeline:
         self.flush_s = flush_s
         self._batch_lines = 64 if paced else 4096
         self.on_progress = on_progress
+        # (windows handed to the store, windows it newly stored, seconds the write took): for metrics.
+        self.on_write = on_write
         self.progress = Progress()
         self.report = InputReport()
         self.filters = FilterStats()
@@ -352,7 +355,11 @@ class Pipeline:
             _config(self.settings), state, engine_state if engine_state is not None else self._engine.snapshot(),
             dict(self._changed),
         )
-        store.write(windows, self._interner.logins, stats, checkpoint=checkpoint, provisional=provisional or ())
+        tail = provisional or ()
+        began = time.perf_counter()
+        stored = store.write(windows, self._interner.logins, stats, checkpoint=checkpoint, provisional=tail)
+        if self.on_write:
+            self.on_write(len(windows) + len(tail), len(stored), time.perf_counter() - began)
         self._changed.clear()
         self.progress.windows += len(windows) + len(provisional or ())
 
