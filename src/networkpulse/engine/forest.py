@@ -260,6 +260,40 @@ def _rehash(table: np.ndarray, shift: int, old: np.ndarray) -> None:
         table[2 * i + 1] = old[2 * n + 1]
 
 
+@njit(cache=True)
+def _listed_pair_keys(
+    table: np.ndarray, members: np.ndarray, offsets: np.ndarray, slot: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of a :class:`PairCounter` table whose endpoints lie in a listed cluster: their keys, the rank
+    of that cluster and their multiplicities, in table order. ``slot`` is a zeroed scratch indexed by vertex id,
+    restored on exit. O(capacity + listed members): both endpoints of a pair are in one component, so the low
+    endpoint decides."""
+    for r in range(offsets.shape[0] - 1):
+        for i in range(offsets[r], offsets[r + 1]):
+            slot[members[i]] = r + 1
+    n = 0
+    for i in range(table.shape[0] // 2):
+        key = table[2 * i]
+        if key != _EMPTY and slot[key >> 32] != 0:
+            n += 1
+    keys = np.empty(n, np.int64)
+    ranks = np.empty(n, np.int64)
+    counts = np.empty(n, np.int32)
+    k = 0
+    for i in range(table.shape[0] // 2):
+        key = table[2 * i]
+        if key != _EMPTY:
+            r = slot[key >> 32]
+            if r != 0:
+                keys[k] = key
+                ranks[k] = r - 1
+                counts[k] = table[2 * i + 1]
+                k += 1
+    for i in range(members.shape[0]):
+        slot[members[i]] = 0
+    return keys, ranks, counts
+
+
 class PairCounter:
     """Multiset of undirected pair keys: how many distinct pairs the current window holds."""
 
@@ -291,3 +325,20 @@ class PairCounter:
 
     def __len__(self) -> int:
         return self.size
+
+    def listed(
+        self, members: np.ndarray, offsets: np.ndarray, slot: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The distinct pairs inside the listed clusters ``members``/``offsets`` (columnar, as in ``Window``),
+        grouped by cluster rank and sorted by key inside each: ``(pairs (Q, 2) int32 low/high vertex ids,
+        pair_offsets (clusters + 1) int64, multiplicities int32)``. The order never depends on the table's
+        history, so a restored engine emits the very same arrays. O(capacity + listed members + Q log Q)."""
+        keys, ranks, counts = _listed_pair_keys(self.table, members, offsets, slot)
+        order = np.lexsort((keys, ranks))
+        keys, counts = keys[order], counts[order]
+        pairs = np.empty((len(keys), 2), np.int32)
+        pairs[:, 0] = keys >> 32
+        pairs[:, 1] = keys & 0xFFFFFFFF
+        bounds = np.zeros(len(offsets), np.int64)
+        np.cumsum(np.bincount(ranks, minlength=len(offsets) - 1), out=bounds[1:])
+        return pairs, bounds, counts

@@ -63,6 +63,11 @@ class Window:
     because a busy window has hundreds: cluster ``i`` has members ``members[offsets[i]:offsets[i + 1]]``
     (sorted) and tree edges ``tree_edges[offsets[i] - i:offsets[i + 1] - i - 1]`` (size - 1 rows).
     ``clusters`` gives the same as :class:`Cluster` objects.
+
+    With ``WindowEngine(..., cluster_pairs=True)`` the window also carries every distinct interaction pair inside
+    its listed clusters (not only the spanning trees), for the analytics stage: cluster ``i`` holds
+    ``pairs[pair_offsets[i]:pair_offsets[i + 1]]`` (rows ``(low, high)`` vertex ids, sorted), and
+    ``pair_panes[j]`` says in how many panes (slides) of the window pair ``j`` interacted. ``None`` otherwise.
     """
 
     start_ms: int
@@ -77,6 +82,9 @@ class Window:
     members: IdArray
     offsets: npt.NDArray[np.int64]
     tree_edges: npt.NDArray[np.int32]
+    pairs: npt.NDArray[np.int32] | None = None
+    pair_offsets: npt.NDArray[np.int64] | None = None
+    pair_panes: npt.NDArray[np.int32] | None = None
 
     @classmethod
     def from_clusters(cls, *, clusters: Sequence[Cluster], **counts: int) -> Window:

@@ -125,14 +125,19 @@ class WindowEngine:
 
     Per batch: O(n log n) for n interactions (grouping by pane); per closed pane: O(m log m) dedupe of its m
     interactions plus an O(m α) forest; per emitted window: O(V) for the V vertices of the window.
+
+    ``cluster_pairs``: also emit each listed cluster's distinct pairs (``Window.pairs``), for the analytics
+    stage; adds O(pair table capacity + Q log Q) per window for the Q pairs inside listed clusters, and changes
+    nothing else the engine emits or keeps.
     """
 
-    def __init__(self, config: WindowConfig) -> None:
+    def __init__(self, config: WindowConfig, *, cluster_pairs: bool = False) -> None:
         if config.slide_ms <= 0 or config.size_ms <= 0:
             raise ValueError("window size and slide must be positive")
         if config.size_ms % config.slide_ms:
             raise ValueError("window size must be a multiple of the slide")
         self.config = config
+        self.cluster_pairs = cluster_pairs
         self.late_events = 0
         self.late_interactions = 0
         self._k = config.size_ms // config.slide_ms
@@ -297,6 +302,9 @@ class WindowEngine:
         vertices, components, largest, members, offsets, tree_edges = window_summary(
             a, b, s.parent, s.count, s.slot, self.config.min_size
         )
+        pairs = pair_offsets = pair_panes = None
+        if self.cluster_pairs:
+            pairs, pair_offsets, pair_panes = self._pairs.listed(members, offsets, s.slot)
         return Window(
             start_ms=start,
             end_ms=end,
@@ -310,6 +318,9 @@ class WindowEngine:
             members=members,
             offsets=offsets,
             tree_edges=tree_edges,
+            pairs=pairs,
+            pair_offsets=pair_offsets,
+            pair_panes=pair_panes,
         )
 
     # ------------------------------------------------------------------ checkpoints
@@ -357,11 +368,14 @@ class WindowEngine:
         }
 
     @classmethod
-    def restore(cls, config: WindowConfig, state: Mapping[str, np.ndarray], vertices: int) -> WindowEngine:
+    def restore(
+        cls, config: WindowConfig, state: Mapping[str, np.ndarray], vertices: int, *, cluster_pairs: bool = False
+    ) -> WindowEngine:
         """An engine that continues exactly where the one that took ``state`` stood. ``vertices``: the number
         of interned ids (sizes the scratch). Raises ``ValueError`` if ``state`` was taken under another window
-        configuration. O(size of the state)."""
-        engine = cls(config)
+        configuration. Keys of ``state`` the engine does not know are ignored (a checkpoint may carry other
+        stages' arrays). O(size of the state)."""
+        engine = cls(config, cluster_pairs=cluster_pairs)
         want = [config.size_ms, config.slide_ms, int(config.rolling), config.lateness_ms, config.min_size]
         if [int(x) for x in state["config"]] != want:
             raise ValueError(f"checkpoint taken with window config {state['config'].tolist()}, not {want}")
