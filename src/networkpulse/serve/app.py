@@ -204,6 +204,20 @@ def create_app(
         latest = await api_reader.call(lambda s: s.max_window_id(), None)
         return {"status": "ok", "latest_window_id": latest}
 
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus metrics: the store's counters (the numbers of /api/stats), live clients, dropped frames."""
+        from networkpulse.metrics import CONTENT_TYPE, render_serve_metrics
+
+        counters = await api_reader.call(lambda s: s.stats(), EMPTY_STATS)
+        broadcaster: Broadcaster | None = getattr(app.state, "live", None)
+        body = render_serve_metrics(
+            counters,
+            live_clients=broadcaster.clients if broadcaster else 0,
+            frames_dropped=broadcaster.frames_dropped if broadcaster else 0,
+        )
+        return Response(body, media_type=CONTENT_TYPE)
+
     @app.websocket("/api/live")
     async def live(
         websocket: WebSocket,

@@ -76,8 +76,8 @@ class Subscriber:
         self._bytes = 0  # len() of the queued frames: ASCII JSON, so characters are bytes
         self._wakeup = asyncio.Event()
 
-    def offer(self, window_id: int, frame: str) -> None:
-        """Queue ``frame`` or, if the client is behind, count it as dropped. Never blocks."""
+    def offer(self, window_id: int, frame: str) -> bool:
+        """Queue ``frame`` (True) or, if the client is behind, count it as dropped (False). Never blocks."""
         full = len(self._frames) >= self.capacity or (
             bool(self._frames) and self._bytes + len(frame) > self.capacity_bytes
         )
@@ -85,10 +85,12 @@ class Subscriber:
             if self.drop_first is None:
                 self.drop_first = window_id
             self.drop_count += 1
-        else:
-            self._frames.append((window_id, frame))
-            self._bytes += len(frame)
+            self._wakeup.set()
+            return False
+        self._frames.append((window_id, frame))
+        self._bytes += len(frame)
         self._wakeup.set()
+        return True
 
     def close(self) -> None:
         """End the client's sender; the queued frames are released now, not when its task is collected."""
@@ -136,8 +138,15 @@ class Broadcaster:
         self._departed = 0
         self._last_departure = 0.0
         self.last_id = 0
+        #: Frames skipped for slow clients since this broadcaster started (the ``/metrics`` counter).
+        self.frames_dropped = 0
         self.ready = asyncio.Event()
         self._closed = False
+
+    @property
+    def clients(self) -> int:
+        """Live clients connected now."""
+        return len(self._subscribers)
 
     def subscribe(self, max_clusters: int) -> Subscriber:
         """Register a client. No await between reading ``last_id`` and joining: no frame can slip by."""
@@ -214,7 +223,8 @@ class Broadcaster:
     def _fan_out(self, window: dict[str, Any], read_clusters: int) -> None:
         frames = _WindowFrames(window)
         for sub in self._subscribers:
-            sub.offer(window["id"], frames.frame(min(sub.max_clusters, read_clusters)))
+            if not sub.offer(window["id"], frames.frame(min(sub.max_clusters, read_clusters))):
+                self.frames_dropped += 1
 
 
 class _WindowFrames:
