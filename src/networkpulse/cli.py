@@ -53,6 +53,11 @@ def _duration(what: str) -> Callable[[click.Context, click.Parameter, Any], int 
 
 
 # Options shared by several commands, defined once.
+_metrics_port = click.option(
+    "--metrics-port", type=click.IntRange(0, 65535), default=None,
+    help="Serve Prometheus metrics of this run (events, interactions, filtered and skipped by reason, late events, "
+         "windows, store write latency) at http://HOST:PORT/metrics while it runs; 0 picks a free port (printed).",
+    **_env("METRICS_PORT"))
 _window = click.option("--window", "window_ms", default="10m", callback=_duration("--window"), show_default=True,
                        help="Window size (e.g. 10m, 1h, 30s).", **_env("WINDOW"))
 _slide = click.option("--slide", "slide_ms", default="1m", callback=_duration("--slide"), show_default=True,
@@ -219,9 +224,14 @@ def main() -> None:
               **_env("WORKERS"))
 @click.option("--progress/--no-progress", default=None,
               help="Live progress display (default: on when stderr is a terminal).", **_env("PROGRESS"))
+@_metrics_port
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="Interface of --metrics-port; 0.0.0.0 lets a Prometheus server on another machine scrape it.",
+              **_env("METRICS_HOST"))
 def run(sources: tuple[str, ...], window_ms: int, slide_ms: int, rolling: bool, lateness_ms: int, min_size: int,
         retention: int | None, quarantine: str | None, max_line_bytes: int, store_url: str, start_over: bool,
-        speed: str | None, rate: str | None, fast: bool, loops: int, workers: int, progress: bool | None) -> None:
+        speed: str | None, rate: str | None, fast: bool, loops: int, workers: int, progress: bool | None,
+        metrics_port: int | None, metrics_host: str) -> None:
     """Read GH Archive SOURCES (files, folders, globs, or - for stdin; default: the bundled hour), compute the
     connected components of every window and store them.
 
@@ -250,7 +260,7 @@ def run(sources: tuple[str, ...], window_ms: int, slide_ms: int, rolling: bool, 
     with _ProgressDisplay(show, settings) as display:
         pipeline = Pipeline(settings, on_progress=display.update)
         try:
-            with _stop_on_signals(pipeline.stop):
+            with _stop_on_signals(pipeline.stop), _serving_metrics(pipeline, metrics_port, metrics_host):
                 result = pipeline.run()
         except KeyboardInterrupt:
             click.echo(f"aborted: the windows committed before stay in {_shown(settings.store_url)}; the same command "
@@ -261,6 +271,22 @@ def run(sources: tuple[str, ...], window_ms: int, slide_ms: int, rolling: bool, 
         sys.exit(EXIT_INTERRUPTED)
     if result.report.skipped:
         sys.exit(EXIT_SKIPPED)
+
+
+@contextlib.contextmanager
+def _serving_metrics(pipeline: Any, port: int | None, host: str) -> Iterator[None]:
+    """Prometheus metrics of ``pipeline`` at http://host:port/metrics while the block runs (nothing if no port)."""
+    if port is None:
+        yield
+        return
+    from networkpulse.metrics import PipelineMetrics, serve_metrics
+
+    server = serve_metrics(port, PipelineMetrics(pipeline), host)
+    click.echo(f"metrics at {server.url}", err=True)
+    try:
+        yield
+    finally:
+        server.close()
 
 
 def _summary(settings: Settings, result: Any) -> None:
@@ -363,9 +389,13 @@ def serve(store_url: str, host: str, port: int) -> None:
               help="Times to replay the data (0 = forever, time shifted each loop).", **_env("LOOPS"))
 @click.option("--open-browser/--no-browser", default=False, show_default=True,
               help="Open the UI in the default web browser.", **_env("OPEN_BROWSER"))
+@_metrics_port
 def demo(host: str, port: int, store_url: str | None, speed: str, window_ms: int, slide_ms: int, retention: int,
-         loops: int, open_browser: bool) -> None:
-    """Replay the bundled real GH Archive hour through the whole pipeline, looping, and serve the live UI."""
+         loops: int, open_browser: bool, metrics_port: int | None) -> None:
+    """Replay the bundled real GH Archive hour through the whole pipeline, looping, and serve the live UI.
+
+    The UI's server answers GET /metrics (the store's counters, live clients); --metrics-port adds the replaying
+    pipeline's own metrics on a port of their own, on the same --host."""
     from networkpulse.pipeline import Pipeline
     from networkpulse.serve import run as run_server
 
@@ -402,7 +432,7 @@ def demo(host: str, port: int, store_url: str | None, speed: str, window_ms: int
     worker = threading.Thread(target=work, name="pipeline", daemon=True)
     worker.start()
     try:
-        with _terminate_as_interrupt():
+        with _terminate_as_interrupt(), _serving_metrics(pipeline, metrics_port, host):
             run_server(store_url, host, port, ready=ready)
     finally:
         pipeline.stop()
@@ -436,7 +466,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 @main.group()
 def export() -> None:
-    """Write interactions or stored windows as JSON lines."""
+    """Write interactions or stored windows (JSON lines, Parquet) and window graphs (GEXF, GraphML)."""
 
 
 def _output(path: str | None) -> contextlib.AbstractContextManager[TextIO]:
@@ -481,32 +511,46 @@ def export_interactions(sources: tuple[str, ...], fmt: str, output: str | None, 
 @export.command("windows")
 @click.option("--store", "store_url", default="sqlite:///pulse.db", show_default=True, callback=_store_url,
               **_env("STORE"))
-@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True,
-              **_env("FORMAT"))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet"]), default="jsonl", show_default=True,
+              help="jsonl: one JSON object per line; parquet: one row per window, start/end as UTC timestamps "
+                   "(needs networkpulse[notebook]; binary, so give -o FILE or pipe stdout).", **_env("FORMAT"))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="File to write (default: stdout).")
 @click.option("--clusters", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also include this many largest clusters (members and edges) per window.")
 def export_windows(store_url: str, fmt: str, output: str | None, clusters: int) -> None:
-    """One line per stored window, oldest first: id, start, end (ISO 8601 UTC), counts, components, largest."""
+    """One line (jsonl) or row (parquet) per stored window, oldest first: id, start, end (ISO 8601 UTC in jsonl,
+    UTC timestamps in parquet), start_ms, end_ms, counts, components, largest, provisional."""
     from networkpulse.store import open_store
 
     store = open_store(store_url, readonly=True)
     n = 0
     try:
-        with _output(output) as out:
-            last = 0
-            while page := store.windows_after(last, limit=1000, max_clusters=clusters):
-                for w in page:
-                    if not clusters:
-                        w.pop("cluster_list", None)
-                    out.write(json.dumps(w) + "\n")
-                last = page[-1]["id"]
-                n += len(page)
+        if fmt == "parquet":
+            from networkpulse.cli_exports import write_windows_parquet
+
+            n = write_windows_parquet(store, output, clusters)
+        else:
+            n = _write_windows_jsonl(store, output, clusters)
     finally:
         store.close()
     click.echo(f"{n} windows exported from {_shown(store_url)}", err=True)
 
 
+def _write_windows_jsonl(store: Any, output: str | None, clusters: int) -> int:
+    n = 0
+    with _output(output) as out:
+        last = 0
+        while page := store.windows_after(last, limit=1000, max_clusters=clusters):
+            for w in page:
+                if not clusters:
+                    w.pop("cluster_list", None)
+                out.write(json.dumps(w) + "\n")
+            last = page[-1]["id"]
+            n += len(page)
+    return n
+
+
+import networkpulse.cli_exports  # noqa: E402  (registers `export graph`)
 import networkpulse.cli_services  # noqa: E402, F401  (registers the service commands on main)
 
 if __name__ == "__main__":

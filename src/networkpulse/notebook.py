@@ -290,7 +290,7 @@ class StoreView:
             newest = self._store.max_window_id()
             raise PulseError(
                 f"{redact_url(self.url)}: window {wid} is not stored (never written, or removed by retention); "
-                f"the newest is {newest}; list them with StoreView.windows()"
+                f"the newest is {newest}; list them with `pulse export windows` or StoreView.windows()"
             )
         return found
 
