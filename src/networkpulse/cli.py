@@ -68,7 +68,8 @@ _port = click.option("--port", type=click.IntRange(0, 65535), default=8000, show
                      help="Port to listen on (0 picks a free one).", **_env("PORT"))
 
 
-def _window_options(f: Callable[..., Any]) -> Callable[..., Any]:
+def _window_shape_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--window, --slide, --rolling, --lateness, --min-size: what a window is (every stage computing windows)."""
     options = [
         _window,
         _slide,
@@ -80,6 +81,16 @@ def _window_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      **_env("LATENESS")),
         click.option("--min-size", type=click.IntRange(min=1), default=3, show_default=True,
                      help="Clusters at least this large are stored with members and edges.", **_env("MIN_SIZE")),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _window_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The window's shape plus what a run that reads files and stores windows takes."""
+    options = [
+        _window_shape_options,
         click.option("--retention", type=click.IntRange(min=1), default=None,
                      help="Keep only this many newest windows in the store (default: all).", **_env("RETENTION")),
         click.option("--quarantine", type=click.Path(dir_okay=False, writable=True), default=None,

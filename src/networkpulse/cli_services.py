@@ -1,4 +1,4 @@
-"""``pulse firehose`` and ``pulse venturi``: the first stages of the Kafka pipeline as commands (issue 6).
+"""The Kafka pipeline's services as commands: ``pulse firehose``, ``venturi``, ``forest``, ``merge``, ``persist``.
 
 Registered on :data:`networkpulse.cli.main` by the import at the end of ``cli.py``. Exit status as ``pulse run``:
 0 = done, nothing skipped; 3 = done, some input skipped; 1 = a fatal error; 130 = stopped by a signal (firehose;
@@ -13,7 +13,19 @@ import threading
 
 import click
 
-from networkpulse.cli import EXIT_INTERRUPTED, EXIT_SKIPPED, _env, _pace, _sources, _stop_on_signals, main
+from networkpulse.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_SKIPPED,
+    _env,
+    _pace,
+    _shown,
+    _slide,
+    _sources,
+    _stop_on_signals,
+    _store_url,
+    _window_shape_options,
+    main,
+)
 from networkpulse.errors import ConfigError
 
 
@@ -128,3 +140,162 @@ def venturi(source: str, sink: str, group: str, worker: str | None, partitions: 
     click.echo(f"venturi worker {worker} of {group}: {r.consumed:,} messages consumed, {r.produced:,} batches "
                f"produced, {r.dead_letters} dead letters, {r.commits} commits, {r.aborts} aborts; "
                f"{f.interactions:,} interactions from {f.events:,} events (filtered {f.filtered_share:.1%})", err=True)
+
+
+def _worker_id(worker: str | None) -> str:
+    return worker or socket.gethostname()
+
+
+@main.command()
+@click.option("--from", "source", required=True, callback=_bus_url,
+              help="Interaction-batch topic to consume: kafka://HOST:PORT/TOPIC.", **_env("FROM"))
+@click.option("--to", "sink", required=True, callback=_bus_url,
+              help="Topic for the pane parts (created if missing).", **_env("TO"))
+@_slide
+@click.option("--group", default="pulse.forest", show_default=True,
+              help="Consumer group: the forest workers of one stage share it.", **_env("GROUP"))
+@click.option("--worker", default=None, show_default="the host name",
+              help="This worker's id, stable across restarts and unique in the group (e.g. 0, 1).", **_env("WORKER"))
+@click.option("--max-batch", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Interaction batches per transaction.", **_env("MAX_BATCH"))
+@click.option("--until-idle", "idle_s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Exit after this many seconds without input (default: run until stopped).", **_env("UNTIL_IDLE"))
+def forest(source: str, sink: str, slide_ms: int, group: str, worker: str | None, max_batch: int,
+           idle_s: float | None) -> None:
+    """Forest worker: reduce interaction batches to per-pane distinct account pairs (by login, with their counts)
+    for the window merger, exactly once (Kafka transactions). --slide must be the merger's.
+
+    Scales by consumer-group members: start more workers with the same --group and distinct --worker ids, up to
+    the interaction topic's partition count. Runs until SIGTERM or Ctrl-C (exit 0, its batch committed).
+    """
+    from networkpulse.services.components import run_forest
+
+    stop, worker = threading.Event(), _worker_id(worker)
+    with _stop_on_signals(stop.set):
+        stats = run_forest(source, sink, slide_ms=slide_ms, group=group, worker=worker, idle_s=idle_s, stop=stop,
+                           max_batch=max_batch, on_ready=lambda: click.echo(
+                               f"forest worker {worker} of {group}: consuming {source} -> {sink}", err=True))
+    click.echo(f"forest worker {worker}: {stats.consumed:,} batches consumed, {stats.produced:,} pane-part messages, "
+               f"{stats.dead_letters} dead letters, {stats.commits} commits, {stats.aborts} aborts", err=True)
+
+
+@main.command()
+@click.option("--from", "source", required=True, callback=_bus_url,
+              help="Pane-part topic to consume: kafka://HOST:PORT/TOPIC.", **_env("FROM"))
+@click.option("--to", "sink", required=True, callback=_bus_url,
+              help="Topic for the windows (one partition, created if missing; its state goes to TOPIC.merger).",
+              **_env("TO"))
+@_window_shape_options
+@click.option("--idle-timeout", "idle_timeout_s", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True, help="Seconds after which a silent origin (raw partition) stops holding the "
+              "watermark back; its later events may then be late.", **_env("IDLE_TIMEOUT"))
+@click.option("--flush-after", "flush_idle_s", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              show_default=True, help="Seconds without input after which the open windows are emitted as "
+              "provisional (replaced once more input comes), like the end of `pulse run`.", **_env("FLUSH_AFTER"))
+@click.option("--until-idle", "idle_s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Exit after this many seconds without input (default: run until stopped).", **_env("UNTIL_IDLE"))
+def merge(source: str, sink: str, window_ms: int, slide_ms: int, rolling: bool, lateness_ms: int, min_size: int,
+          idle_timeout_s: float, flush_idle_s: float, idle_s: float | None) -> None:
+    """The window merger: fold every forest worker's pane parts into sliding (or rolling) windows under
+    per-origin watermarks and produce them for `pulse persist`, exactly once; its state is checkpointed to a
+    compacted topic in the same transaction, so a restarted merger continues exactly.
+
+    Does not scale out: run one (a second one with the same --group fences the first). Measure its ceiling with
+    benchmarks/kafka_pipeline.py. Runs until SIGTERM or Ctrl-C (exit 0, its batch committed).
+    """
+    from networkpulse.cli import _window_config
+    from networkpulse.services.components import run_merger
+
+    config = _window_config(window_ms, slide_ms, rolling, lateness_ms, min_size)
+    stop = threading.Event()
+    with _stop_on_signals(stop.set):
+        r = run_merger(source, sink, config, idle_timeout_s=idle_timeout_s, flush_idle_s=flush_idle_s, stop=stop,
+                       until_idle_s=idle_s, on_ready=lambda: click.echo(
+                           f"merger: consuming {source} -> {sink} (SIGTERM or Ctrl-C stops)", err=True))
+    click.echo(f"merger: {r.messages:,} messages, {r.windows:,} windows and {r.provisional:,} provisional ones "
+               f"produced, {r.late_events:,} late events, {r.dead_letters} dead letters, {r.commits} commits, "
+               f"{r.aborts} aborts{'; continued from its checkpoint' if r.restored else ''}", err=True)
+
+
+@main.command()
+@click.option("--from", "source", required=True, callback=_bus_url,
+              help="Window topic to consume: kafka://HOST:PORT/TOPIC.", **_env("FROM"))
+@click.option("--store", "store_url", required=True, callback=_store_url,
+              help="Store URL: postgresql://USER:PASSWORD@HOST:PORT/DB (or sqlite:///FILE).", **_env("STORE"))
+@click.option("--retention", type=click.IntRange(min=1), default=None,
+              help="Keep only this many newest windows in the store (default: all).", **_env("RETENTION"))
+@click.option("--until-idle", "idle_s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Exit after this many seconds without input (default: run until stopped).", **_env("UNTIL_IDLE"))
+def persist(source: str, store_url: str, retention: int | None, idle_s: float | None) -> None:
+    """Store the merger's windows, exactly once: the consumed offsets are committed in the same store transaction
+    as the windows, and writes are idempotent by window bounds.
+
+    Does not scale out: one writer per store (a second one is refused). Runs until SIGTERM or Ctrl-C.
+    """
+    from networkpulse.services.persist import run_persist
+
+    stop = threading.Event()
+    with _stop_on_signals(stop.set):
+        r = run_persist(source, store_url, stop=stop, idle_s=idle_s, retention=retention, on_ready=lambda: click.echo(
+            f"persister: consuming {source} -> {_shown(store_url)} (SIGTERM or Ctrl-C stops)", err=True))
+    click.echo(f"persister: {r.windows:,} windows and {r.provisional:,} provisional ones stored in {r.writes} "
+               f"transactions from {r.messages:,} messages ({r.dead_letters} undecodable)", err=True)
+
+
+@main.command()
+@click.argument("sources", nargs=-1)
+@click.option("--bus", "bus_url", required=True, help="The Kafka cluster: kafka://HOST:PORT.", **_env("BUS"))
+@click.option("--store", "store_url", required=True, callback=_store_url,
+              help="Store URL: postgresql://USER:PASSWORD@HOST:PORT/DB (or sqlite:///FILE).", **_env("STORE"))
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes of each scalable stage (firehose producers, venturi and forest workers).",
+              **_env("WORKERS"))
+@click.option("--topics", "prefix", default="pulse", show_default=True,
+              help="Topic name prefix: PREFIX.raw, .interactions, .panes, .windows.", **_env("TOPICS"))
+@_window_shape_options
+@click.option("--speed", default=None, help="Replay at this speed-up of event time, e.g. 60x.", **_env("SPEED"))
+@click.option("--rate", default=None, help="Replay at this many events per second in all, e.g. 20000/s.",
+              **_env("RATE"))
+@click.option("--as-fast-as-possible", "fast", is_flag=True, default=False,
+              help="No pacing (the default when neither --speed nor --rate is given).", **_env("FAST"))
+def stack(sources: tuple[str, ...], bus_url: str, store_url: str, workers: int, prefix: str, window_ms: int,
+          slide_ms: int, rolling: bool, lateness_ms: int, min_size: int, speed: str | None, rate: str | None,
+          fast: bool) -> None:
+    """Run the whole Kafka pipeline locally over SOURCES (default: the bundled hour): creates the topics, starts
+    every service as its own process (--workers of each scalable one, one merger, one persister), replays the
+    sources, and exits once the last window is stored. Same summary and exit codes as `pulse run`.
+
+    Scales by --workers. For trials and tests; a deployment runs the services itself (DEPLOY.md).
+
+    \b
+    Example: pulse stack data/*.json.gz --bus kafka://127.0.0.1:19092 --store postgresql://pulse:pulse@127.0.0.1:15432/pulse
+    """
+    from networkpulse.bus import BusUrl
+    from networkpulse.cli import _window_config
+    from networkpulse.services.stack import StackConfig, run_stack
+
+    try:
+        if BusUrl.parse(bus_url.rstrip("/") + "/x", "--bus").scheme != "kafka":
+            raise ConfigError("--bus", "kafka://HOST:PORT", bus_url)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).split(": ", 1)[1], param_hint="--bus") from None
+    if "-" in sources:
+        raise click.BadParameter("the stack replays files; save stdin to a file first", param_hint="SOURCES")
+    config = StackConfig(sources=_sources(sources), bus=bus_url, store_url=store_url, workers=workers, prefix=prefix,
+                         window=_window_config(window_ms, slide_ms, rolling, lateness_ms, min_size),
+                         pace=_pace(click.get_current_context(), speed, rate, fast))
+    stop = threading.Event()
+    with _stop_on_signals(stop.set):
+        result = run_stack(config, stop)
+    stats, report = result.stats, result.firehose.report
+    late = int(stats.get("late_events", 0) or 0)
+    click.echo(f"{result.windows} windows stored in {_shown(store_url)} · {result.firehose.produced:,} events in "
+               f"{result.elapsed_s:.2f} s ({result.firehose.produced / max(result.elapsed_s, 1e-9):,.0f} events/s) "
+               f"through {workers} worker(s) per stage · late {late}", err=True)
+    click.echo(report.summary(), err=True)
+    for message in report.messages[:10]:
+        click.echo(f"  skipped {message}", err=True)
+    if result.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    if report.skipped or late:
+        sys.exit(EXIT_SKIPPED)

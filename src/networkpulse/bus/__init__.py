@@ -8,7 +8,7 @@ the ``[kafka]`` extra (confluent-kafka); it is imported only when a ``kafka://``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from networkpulse.bus.base import (
@@ -41,6 +41,7 @@ __all__ = [
     "open_link",
     "open_sink",
     "open_source",
+    "partition_count",
     "relay",
 ]
 
@@ -55,14 +56,14 @@ def open_source(url: str, *, group: str, config: Mapping[str, Any] | None = None
     return KafkaSource(bus, group, config)
 
 
-def open_sink(url: str, *, config: Mapping[str, Any] | None = None) -> Sink:
-    """A writer to ``url``; ``config`` adds librdkafka settings (Kafka only)."""
+def open_sink(url: str, *, config: Mapping[str, Any] | None = None, partitions: Sequence[int] | None = None) -> Sink:
+    """A writer to ``url``; ``config`` adds librdkafka settings; ``partitions``: write only to these (Kafka only)."""
     bus = BusUrl.parse(url, "sink URL")
     if bus.scheme == "memory":
         return MemorySink(bus)
     from networkpulse.bus.kafka import KafkaSink
 
-    return KafkaSink(bus, config)
+    return KafkaSink(bus, config, partitions)
 
 
 def open_link(source: str, sink: str, *, group: str, worker: str, config: Mapping[str, Any] | None = None) -> Link:
@@ -82,9 +83,19 @@ def open_link(source: str, sink: str, *, group: str, worker: str, config: Mappin
     return KafkaLink(src, dst, group, worker, config)
 
 
-def create_topics(url: str, partitions: int) -> None:
-    """Create the topic of ``url`` (Kafka: ``partitions`` partitions, plus its ``.dlq``); memory topics need none."""
+def partition_count(url: str) -> int:
+    """Partitions of the topic of ``url`` (memory topics have one)."""
+    if BusUrl.parse(url).scheme == "kafka":
+        from networkpulse.bus.kafka import partition_count as count
+
+        return count(url)
+    return 1
+
+
+def create_topics(url: str, partitions: int, config: Mapping[str, str] | None = None) -> None:
+    """Create the topic of ``url`` (Kafka: ``partitions`` partitions and topic ``config``, plus its ``.dlq``);
+    memory topics need none."""
     if BusUrl.parse(url).scheme == "kafka":
         from networkpulse.bus.kafka import create_topics as create
 
-        create(url, partitions)
+        create(url, partitions, config=config)

@@ -7,6 +7,10 @@ canonical form and the fingerprint. Two schemas ship in ``networkpulse/bus/schem
 - :data:`RAW_EVENT` (``gharchive_event.avsc``): one raw GH Archive event, BigQuery layout, payload as JSON text;
   :func:`encode_raw_event` / :func:`decode_raw_event` map a JSON object of any era to it and back *exactly*.
 - :data:`INTERACTIONS` (``interaction_batch.avsc``): a :class:`~networkpulse.venturi.InteractionBatch` as columns.
+- :data:`PANE_PARTS` (``pane_parts.avsc``): a forest worker's :class:`~networkpulse.components.PaneParts`.
+- :data:`WINDOW` (``window.avsc``): a merger's :class:`~networkpulse.components.WindowRecord` for the persister.
+
+Numeric columns of the last two travel as little-endian ``bytes``: one ``tobytes`` instead of a Python int per row.
 
 Decoding never trusts the bytes: any malformed message raises :class:`~networkpulse.bus.base.DecodeError` with a
 reason code, which relays turn into a dead letter.
@@ -23,8 +27,10 @@ from typing import Any
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from networkpulse.bus.base import DecodeError
+from networkpulse.components import PaneParts, WindowRecord
 from networkpulse.errors import MissingExtraError
 from networkpulse.venturi.types import InteractionBatch
 
@@ -66,7 +72,9 @@ def _load(filename: str) -> AvroSchema:
 
 RAW_EVENT = _load("gharchive_event.avsc")
 INTERACTIONS = _load("interaction_batch.avsc")
-KNOWN: dict[bytes, AvroSchema] = {s.header: s for s in (RAW_EVENT, INTERACTIONS)}
+PANE_PARTS = _load("pane_parts.avsc")
+WINDOW = _load("window.avsc")
+KNOWN: dict[bytes, AvroSchema] = {s.header: s for s in (RAW_EVENT, INTERACTIONS, PANE_PARTS, WINDOW)}
 
 
 def encode(schema: AvroSchema, datum: Any) -> bytes:
@@ -262,6 +270,8 @@ def encode_interactions(batch: InteractionBatch) -> bytes:
             "created_at_ms": batch.created_at_ms.tolist(),
             "event_id": batch.event_id,
             "event_times_ms": batch.event_times_ms.tolist(),
+            "origin": batch.origin,
+            "origins": batch.origins,
         },
     )
 
@@ -284,4 +294,85 @@ def decode_interactions(message: bytes) -> InteractionBatch:
         created_at_ms=np.asarray(d["created_at_ms"], dtype=np.int64),
         event_id=d["event_id"],
         event_times_ms=np.asarray(d["event_times_ms"], dtype=np.int64),
+        origin=d["origin"],
+        origins=d["origins"],
     )
+
+
+# ---------------------------------------------------------------- the components stage
+
+
+def _array(raw: bytes, dtype: str, what: str) -> npt.NDArray[Any]:
+    width = np.dtype(dtype).itemsize
+    if len(raw) % width:
+        raise DecodeError("bad_body", f"{what}: {len(raw)} bytes is not a whole number of {width}-byte values")
+    return np.frombuffer(raw, dtype).astype(dtype[1:], copy=True)
+
+
+def encode_pane_parts(parts: PaneParts) -> bytes:
+    """A :class:`~networkpulse.components.PaneParts` as one :data:`PANE_PARTS` message. O(pairs + logins)."""
+    return encode(PANE_PARTS, {
+        "origin": parts.origin, "origins": parts.origins, "slide_ms": parts.slide_ms,
+        "max_time_ms": parts.max_time_ms, "logins": parts.logins,
+        "pane": parts.pane.tolist(), "events": parts.events.tolist(), "interactions": parts.interactions.tolist(),
+        "pairs": parts.pairs.tolist(), "src": parts.src.astype("<i4").tobytes(),
+        "dst": parts.dst.astype("<i4").tobytes(), "mult": parts.mult.astype("<i4").tobytes(),
+    })
+
+
+def decode_pane_parts(message: bytes) -> PaneParts:
+    """A :data:`PANE_PARTS` message → :class:`~networkpulse.components.PaneParts`; :class:`DecodeError` also
+    when its columns disagree (lengths, indices outside the login table, a pair not ``src < dst``)."""
+    d = decode(PANE_PARTS, message)
+    src, dst, mult = (_array(d[k], "<i4", k) for k in ("src", "dst", "mult"))
+    parts = PaneParts(
+        d["origin"], d["origins"], d["slide_ms"], d["max_time_ms"], d["logins"], np.asarray(d["pane"], np.int64),
+        np.asarray(d["events"], np.int64), np.asarray(d["interactions"], np.int64), np.asarray(d["pairs"], np.int64),
+        src, dst, mult,
+    )
+    n = len(parts.pane)
+    if not (len(parts.events) == len(parts.interactions) == len(parts.pairs) == n):
+        raise DecodeError("bad_body", "pane parts: the per-pane columns differ in length")
+    if int(parts.pairs.sum()) != len(src) or not (len(src) == len(dst) == len(mult)):
+        raise DecodeError("bad_body", "pane parts: the pair columns do not add up to the per-pane pair counts")
+    if len(src) and (src.min() < 0 or dst.max() >= len(parts.logins) or bool((src >= dst).any())
+                     or mult.min() < 1):
+        raise DecodeError("bad_body", "pane parts: a pair is not (src < dst) indices into logins, or its count < 1")
+    if parts.origin < 0 or parts.origins <= parts.origin:
+        raise DecodeError("bad_body", f"pane parts: origin {parts.origin} is not below origins {parts.origins}")
+    return parts
+
+
+def encode_window(record: WindowRecord, config: str, totals: dict[str, int]) -> bytes:
+    """A :class:`~networkpulse.components.WindowRecord` as one :data:`WINDOW` message, with the window
+    ``config`` (JSON text) and the merger's cumulative ``totals``. O(members)."""
+    r = record
+    return encode(WINDOW, {
+        "start_ms": r.start_ms, "end_ms": r.end_ms, "events": r.events, "interactions": r.interactions,
+        "vertices": r.vertices, "edges": r.edges, "components": r.components, "largest": r.largest,
+        "late_events": r.late_events, "provisional": r.provisional, "logins": r.logins,
+        "offsets": r.offsets.astype("<i8").tobytes(), "tree": r.tree.astype("<i4").tobytes(), "config": config,
+        "totals": totals,
+    })
+
+
+def decode_window(message: bytes) -> tuple[WindowRecord, str, dict[str, int]]:
+    """A :data:`WINDOW` message → ``(record, config JSON, totals)``; :class:`DecodeError` when its clusters do
+    not hold together (offsets, tree rows per cluster, positions outside their cluster)."""
+    d = decode(WINDOW, message)
+    offsets = _array(d["offsets"], "<i8", "offsets")
+    tree = _array(d["tree"], "<i4", "tree").reshape(-1, 2) if len(d["tree"]) % 8 == 0 else None
+    if tree is None:
+        raise DecodeError("bad_body", "window: tree is not whole (position, position) pairs")
+    n = len(offsets) - 1
+    sizes = np.diff(offsets)
+    if (n < 0 or (n >= 0 and len(offsets) and offsets[0] != 0) or (len(offsets) and offsets[-1] != len(d["logins"]))
+            or bool((sizes < 1).any()) or len(tree) != int(sizes.sum()) - n):
+        raise DecodeError("bad_body", "window: offsets and tree rows do not describe its clusters")
+    owner = np.repeat(np.arange(n), sizes - 1)
+    if len(tree) and (tree.min() < offsets[owner].min(initial=0) or bool((tree < offsets[owner][:, None]).any())
+                      or bool((tree >= offsets[owner + 1][:, None]).any())):
+        raise DecodeError("bad_body", "window: a tree edge leaves its cluster")
+    counts = [d[k] for k in ("events", "interactions", "vertices", "edges", "components", "largest", "late_events")]
+    record = WindowRecord(d["start_ms"], d["end_ms"], *counts, d["provisional"], d["logins"], offsets, tree)
+    return record, d["config"], dict(d["totals"])

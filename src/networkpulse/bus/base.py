@@ -104,8 +104,9 @@ class Link(Protocol):
 
     def poll(self, max_messages: int, timeout_s: float) -> Sequence[Message]: ...
 
-    def send(self, records: Records) -> int:
-        """Add every ``(key, value)`` of ``records`` to the open transaction; returns how many."""
+    def send(self, records: Records, topic: str | None = None) -> int:
+        """Add every ``(key, value)`` of ``records`` to the open transaction (to the sink topic, or to ``topic`` of
+        the same cluster, e.g. a state changelog); returns how many."""
         ...
 
     def dead_letter(self, message: Message, error: DecodeError) -> None:

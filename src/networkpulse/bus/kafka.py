@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
 
@@ -49,6 +50,9 @@ TRANSACTION_TIMEOUT_MS = 30_000
 SESSION_TIMEOUT_MS = 10_000
 
 
+# Upper bound for one message of a link (the window merger's state snapshot is the big one).
+MAX_MESSAGE_BYTES = 64 << 20
+
 _LOG = logging.getLogger(__name__)
 
 
@@ -77,8 +81,9 @@ def check_topics(url: BusUrl, topics: Sequence[str], timeout_s: float = 10.0) ->
     return {t: len(metadata.topics[t].partitions) for t in topics}
 
 
-def create_topics(url: str, partitions: int, timeout_s: float = 30.0) -> None:
-    """Create the topic of ``url`` with ``partitions`` partitions and its one-partition ``.dlq`` topic.
+def create_topics(url: str, partitions: int, timeout_s: float = 30.0, config: Mapping[str, str] | None = None) -> None:
+    """Create the topic of ``url`` with ``partitions`` partitions (and topic ``config``, e.g. compaction) and its
+    one-partition ``.dlq`` topic.
 
     Idempotent: existing topics are left as they are (their partition count included).
     """
@@ -87,13 +92,21 @@ def create_topics(url: str, partitions: int, timeout_s: float = 30.0) -> None:
         raise ConfigError("create_topics URL", "kafka://HOST:PORT/TOPIC", url, "memory:// topics need no creation")
     if partitions < 1:
         raise ConfigError("partitions", "1 or more", partitions)
-    _create(bus, [(bus.topic, partitions), (bus.topic + DLQ_SUFFIX, 1)], timeout_s)
+    _create(bus, [(bus.topic, partitions), (bus.topic + DLQ_SUFFIX, 1)], timeout_s, config)
 
 
-def _create(url: BusUrl, topics: list[tuple[str, int]], timeout_s: float) -> None:
-    """Create ``(name, partitions)`` topics that do not exist yet."""
+def partition_count(url: str) -> int:
+    """How many partitions the topic of ``url`` has; :class:`BusError` if it does not exist."""
+    bus = BusUrl.parse(url)
+    return check_topics(bus, [bus.topic])[bus.topic]
+
+
+def _create(url: BusUrl, topics: list[tuple[str, int]], timeout_s: float,
+            config: Mapping[str, str] | None = None) -> None:
+    """Create ``(name, partitions)`` topics that do not exist yet (``config`` applies to the first one)."""
     # Replication -1: the cluster's default.replication.factor (1 on the broker of scripts/kafka.sh, 3 on a cluster).
-    wanted = [NewTopic(name, partitions, -1) for name, partitions in topics]
+    wanted = [NewTopic(name, partitions, -1, config=dict(config or {}) if i == 0 else {})
+              for i, (name, partitions) in enumerate(topics)]
     admin = _admin(url)  # held until the futures resolve: destroying it fails them
     futures = admin.create_topics(wanted, operation_timeout=timeout_s, request_timeout=timeout_s)
     for name, future in futures.items():
@@ -199,10 +212,17 @@ class KafkaSource(_Consumer):
 
 
 class KafkaSink:
-    """:class:`~networkpulse.bus.base.Sink`: an idempotent producer (no duplicates from its own retries)."""
+    """:class:`~networkpulse.bus.base.Sink`: an idempotent producer (no duplicates from its own retries).
 
-    def __init__(self, url: BusUrl, config: Config | None = None) -> None:
-        check_topics(url, [url.topic])
+    With ``partitions`` it writes only to those partitions of the topic (a key picks one of them by CRC-32, no key
+    the first): a firehose producer that owns its partitions makes each of them one time-ordered stream.
+    """
+
+    def __init__(self, url: BusUrl, config: Config | None = None, partitions: Sequence[int] | None = None) -> None:
+        count = check_topics(url, [url.topic])[url.topic]
+        if partitions is not None and (not partitions or min(partitions) < 0 or max(partitions) >= count):
+            raise ConfigError(f"partitions of {url}", f"a non-empty subset of 0..{count - 1}", list(partitions))
+        self.owned = list(partitions) if partitions is not None else None
         self.url = str(url)
         self.topic = url.topic
         self.failures: list[str] = []
@@ -223,7 +243,10 @@ class KafkaSink:
         self.failures.append(f"{err} (partition {message.partition()})")
 
     def send(self, records: Records) -> int:
-        sent = _produce(self.producer, self.topic, records)
+        if self.owned is not None:
+            sent = _produce_owned(self.producer, self.topic, records, self.owned)
+        else:
+            sent = _produce(self.producer, self.topic, records)
         # Serve delivery reports, so failures surface while sending, not only at flush.
         self.producer.poll(0)
         return sent
@@ -256,6 +279,80 @@ def _produce(producer: Any, topic: str, records: Records, headers: Headers | Non
     return sent
 
 
+def _produce_owned(producer: Any, topic: str, records: Records, owned: Sequence[int]) -> int:
+    """:func:`_produce` to ``owned`` partitions only, a key's partition chosen by CRC-32 of the key."""
+    produce, n, sent = producer.produce, len(owned), 0
+    for key, value in records:
+        partition = owned[zlib.crc32(key) % n] if key else owned[0]
+        while True:
+            try:
+                produce(topic, value, key, partition=partition)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        sent += 1
+    return sent
+
+
+def read_last(url: str, timeout_s: float = 30.0) -> bytes | None:
+    """The value of the last committed message of partition 0 of ``url``'s topic (a state changelog), or None
+    when it holds none. Reads backwards in growing steps from the end, read_committed. O(messages read)."""
+    bus = BusUrl.parse(url)
+    check_topics(bus, [bus.topic])
+    consumer = ck.Consumer({**_servers(bus), "group.id": "networkpulse.read-last", "enable.auto.commit": False,
+                            "isolation.level": "read_committed", "enable.partition.eof": True})
+    try:
+        low, high = consumer.get_watermark_offsets(ck.TopicPartition(bus.topic, 0), timeout=timeout_s)
+        back = 8
+        while True:
+            start = max(low, high - back)
+            consumer.assign([ck.TopicPartition(bus.topic, 0, start)])
+            last: bytes | None = None
+            deadline = time.monotonic() + timeout_s
+            while True:
+                message = consumer.poll(0.5)
+                if message is not None and message.error() is None:
+                    last = message.value()
+                    if message.offset() >= high - 1:
+                        break
+                elif message is not None and message.error().code() == ck.KafkaError._PARTITION_EOF:
+                    break
+                positions = consumer.position([ck.TopicPartition(bus.topic, 0)])
+                if positions[0].offset >= high or time.monotonic() > deadline:
+                    break
+            if last is not None or start == low:
+                return last
+            back *= 8
+    except ck.KafkaException as exc:
+        _raise_for(url, "read the state topic", exc)
+    finally:
+        consumer.close()
+
+
+class KafkaReader(_Consumer):
+    """Reads every partition of a topic from positions the caller keeps (e.g. in its database, committed with
+    its output): no group rebalancing, exactly once when the caller stores positions atomically with results.
+    :meth:`report` also commits them to ``group`` asynchronously, so consumer lag shows in monitoring."""
+
+    def __init__(self, url: BusUrl, group: str, positions: Mapping[int, int], config: Config | None = None) -> None:
+        super().__init__(url, group, {"fetch.max.bytes": MAX_MESSAGE_BYTES, **(config or {})})
+        count = check_topics(url, [url.topic])[url.topic]
+        self.url = str(url)
+        self.consumer.assign([ck.TopicPartition(url.topic, p, positions.get(p, ck.OFFSET_BEGINNING))
+                              for p in range(count)])
+
+    def poll(self, max_messages: int, timeout_s: float) -> Sequence[Message]:
+        return self._messages(max_messages, timeout_s)
+
+    def report(self, positions: Mapping[int, int]) -> None:
+        with contextlib.suppress(ck.KafkaException):
+            self.consumer.commit(offsets=[ck.TopicPartition(self.topic, p, o) for p, o in positions.items()],
+                                 asynchronous=True)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
 class KafkaLink(_Consumer):
     """:class:`~networkpulse.bus.base.Link`: consume ``source``, produce ``sink``, exactly once by transactions.
 
@@ -286,6 +383,8 @@ class KafkaLink(_Consumer):
                 **_servers(sink),
                 "transactional.id": f"{group}.{worker}",
                 "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
+                # A merger's state snapshot can pass Kafka's 1 MB default; the topic must allow it too.
+                "message.max.bytes": MAX_MESSAGE_BYTES,
                 "linger.ms": 5,
                 "partitioner": "murmur2_random",
             }
@@ -311,9 +410,10 @@ class KafkaLink(_Consumer):
                 _raise_for(self.url, "begin_transaction", exc)
             self.open = True
 
-    def send(self, records: Records) -> int:
+    def send(self, records: Records, topic: str | None = None) -> int:
+        """Add ``records`` to the open transaction, to the sink topic or to ``topic`` (same cluster)."""
         self._begin()
-        return _produce(self.producer, self.sink, records)
+        return _produce(self.producer, topic or self.sink, records)
 
     def dead_letter(self, message: Message, error: DecodeError) -> None:
         self._begin()

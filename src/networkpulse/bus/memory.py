@@ -148,9 +148,9 @@ class MemoryLink(_Reader):
         self.sink_name = sink.topic
         self.pending: list[tuple[str, bytes, bytes | None, Headers | None]] = []
 
-    def send(self, records: Records) -> int:
+    def send(self, records: Records, topic: str | None = None) -> int:
         before = len(self.pending)
-        self.pending.extend((self.sink_name, value, key, None) for key, value in records)
+        self.pending.extend((topic or self.sink_name, value, key, None) for key, value in records)
         return len(self.pending) - before
 
     def dead_letter(self, message: Message, error: DecodeError) -> None:

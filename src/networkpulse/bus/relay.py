@@ -34,6 +34,7 @@ def relay(
     poll_timeout_s: float = 0.5,
     idle_s: float | None = None,
     stop: threading.Event | None = None,
+    with_partition: bool = False,
 ) -> RelayStats:
     """Poll up to ``max_batch`` messages, ``decode`` each, run ``step`` over the batch, send what it yields as
     ``(key, value)`` pairs and commit — one transaction per batch — until ``stop`` is set or nothing arrived for
@@ -42,8 +43,9 @@ def relay(
     A message whose ``decode`` raises :class:`~networkpulse.bus.base.DecodeError` goes to the dead-letter topic
     with its reason and the loop goes on; any other exception propagates with the batch uncommitted, so a restarted
     worker sees it again. An aborted commit rewinds the link and the batch comes again (``step`` must not keep
-    state it cannot see twice). O(messages) plus ``step``; one commit per batch amortises the transaction's two
-    broker round trips over up to ``max_batch`` messages.
+    state it cannot see twice). With ``with_partition`` ``step`` gets ``(partition, record)`` pairs: the source
+    partition each record came from (an origin stream for the window merger). O(messages) plus ``step``; one
+    commit per batch amortises the transaction's two broker round trips over up to ``max_batch`` messages.
     """
     stats = RelayStats()
     last_seen = time.monotonic()
@@ -58,7 +60,8 @@ def relay(
         dead = 0
         for message in messages:
             try:
-                records.append(decode(message.value() or b""))
+                record = decode(message.value() or b"")
+                records.append((message.partition(), record) if with_partition else record)  # type: ignore[arg-type]
             except DecodeError as err:
                 link.dead_letter(message, err)
                 dead += 1

@@ -111,7 +111,11 @@ class Merger:
     # ------------------------------------------------------------------ input
 
     def add(self, parts: PaneParts, now_s: float) -> list[Window]:
-        """Take one origin's parts; returns the windows the watermark closed. A part of a closed pane is late."""
+        """Take one origin's parts; returns the windows the watermark closed. A part of a closed pane is late.
+        ``ValueError`` for parts cut by another slide (a forest worker started with other window flags)."""
+        if parts.slide_ms != self.config.slide_ms:
+            raise ValueError(f"pane parts cut by a {parts.slide_ms} ms slide, but this merger's slide is "
+                             f"{self.config.slide_ms} ms: start the forest workers with the merger's --slide")
         origin = parts.origin
         self.origins = max(self.origins, parts.origins, origin + 1)
         self._heard[origin] = now_s

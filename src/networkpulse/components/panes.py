@@ -38,11 +38,12 @@ class PaneParts:
     and ``pairs[i]`` distinct undirected pairs, stored consecutively in ``src``/``dst`` (indices into
     ``logins``, ``src < dst``, sorted) with ``mult`` interactions each. ``max_time_ms``: the newest event time of
     the batches (the origin's watermark moves to it); ``origins``: how many origins exist (the raw topic's
-    partitions).
+    partitions); ``slide_ms``: the pane length they were cut by.
     """
 
     origin: int
     origins: int
+    slide_ms: int = 0
     max_time_ms: int = NO_TIME
     logins: list[str] = field(default_factory=list)
     pane: I64 = field(default_factory=_i64)
@@ -69,7 +70,7 @@ def reduce_panes(batches: Sequence[InteractionBatch], slide_ms: int, origin: int
     dict lookup per login (the only Python loop)."""
     if slide_ms <= 0:
         raise ValueError("slide must be positive")
-    out = PaneParts(origin, origins)
+    out = PaneParts(origin, origins, slide_ms)
     event_times = np.concatenate([b.event_times_ms for b in batches]) if batches else _i64()
     times = np.concatenate([b.created_at_ms for b in batches]) if batches else _i64()
     if len(event_times) or len(times):

@@ -8,9 +8,11 @@ one partition and a consumer group can split the topic. Which lines are events i
 of the same file costs a fraction of the JSON-to-Avro encoding).
 
 Scaling: ``producers`` processes, the sources split between them (each file read by one producer, in time
-order), so a partition holds each file's events in file order. A loop is a barrier: every producer finishes loop
-``k`` before loop ``k + 1`` starts, shifted in event time by the first loop's span rounded up to an hour (a
-multiple of any sensible window slide), so the topic reads as one continuous history.
+order); producer ``i`` of ``n`` writes only partitions ``i, i + n, …`` (:func:`owned_partitions`), so every
+partition has one writer and holds one time-ordered stream — the *origins* whose watermarks the window merger
+takes the minimum of. Hence ``--producers`` is at most the topic's partition count. A loop is a barrier: every
+producer finishes loop ``k`` before loop ``k + 1`` starts, shifted in event time by the first loop's span rounded
+up to an hour (a multiple of any sensible window slide), so the topic reads as one continuous history.
 """
 
 from __future__ import annotations
@@ -162,9 +164,15 @@ def _utc_text(ms: int) -> str:
     return f"{text}.{at.microsecond:06d}Z" if at.microsecond else text + "Z"
 
 
+def owned_partitions(producer: int, producers: int, partitions: int) -> list[int]:
+    """The partitions producer ``producer`` of ``producers`` writes: every ``producers``-th from its index, so
+    each partition has one writer and holds one time-ordered stream (an *origin* for the window merger)."""
+    return list(range(producer, partitions, producers))
+
+
 def produce_share(
     sources: Sequence[str], to: str, pace: Pace, shift_ms: int, max_line_bytes: int,
-    stop: threading.Event | Any | None = None,
+    stop: threading.Event | Any | None = None, partitions: Sequence[int] | None = None,
 ) -> _Share:
     """Publish every event of ``sources`` to ``to`` (one producer's share of one loop), ``shift_ms`` later in event
     time, paced by ``pace``; stops after the current batch once ``stop`` is set.
@@ -176,7 +184,7 @@ def produce_share(
     from networkpulse.bus.avro import encode_raw_event
 
     report = InputReport()
-    sink = bus.open_sink(to)
+    sink = bus.open_sink(to, partitions=partitions)
     pacer = Pacer(pace)
     produced = 0
     first_ms: int | None = None
@@ -224,8 +232,9 @@ def _init_producer(stop: Any) -> None:
     _STOP = stop
 
 
-def _produce_in_child(sources: Sequence[str], to: str, pace: Pace, shift_ms: int, max_line_bytes: int) -> _Share:
-    return produce_share(sources, to, pace, shift_ms, max_line_bytes, _STOP)
+def _produce_in_child(sources: Sequence[str], to: str, pace: Pace, shift_ms: int, max_line_bytes: int,
+                      partitions: Sequence[int]) -> _Share:
+    return produce_share(sources, to, pace, shift_ms, max_line_bytes, _STOP, partitions)
 
 
 def split_sources(sources: Sequence[str], producers: int) -> list[list[str]]:
@@ -256,6 +265,11 @@ def run_firehose(config: FirehoseConfig, stop: threading.Event | None = None) ->
     bus.create_topics(config.to, config.partitions)
     shares = split_sources(config.sources, config.producers)
     n = max(len(shares), 1)
+    partitions = bus.partition_count(config.to)
+    if partitions < n:
+        raise ConfigError("--producers", f"at most the {partitions} partitions of {config.to} (each partition has one "
+                          "producer, so it stays in time order)", config.producers)
+    owned = [owned_partitions(i, n, partitions) for i in range(n)]
     pace = Pace(rate=config.pace.rate / n) if config.pace.rate is not None else config.pace
     result = FirehoseResult()
     started = time.monotonic()
@@ -273,10 +287,10 @@ def run_firehose(config: FirehoseConfig, stop: threading.Event | None = None) ->
             shift = 0 if span is None else span * loop
             if pool is None:
                 done = [produce_share(shares[0] if shares else [], config.to, pace, shift, config.max_line_bytes,
-                                      stop)]
+                                      stop, owned[0])]
             else:
-                futures = [pool.submit(_produce_in_child, share, config.to, pace, shift, config.max_line_bytes)
-                           for share in shares]
+                futures = [pool.submit(_produce_in_child, share, config.to, pace, shift, config.max_line_bytes,
+                           owned[i]) for i, share in enumerate(shares)]
                 done = [f.result() for f in futures]
             for share in done:
                 result.produced += share.produced

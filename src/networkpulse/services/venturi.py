@@ -3,7 +3,8 @@
 Each worker is a :func:`~networkpulse.bus.relay` over an exactly-once :class:`~networkpulse.bus.Link`: a batch of
 raw events is decoded, :func:`~networkpulse.venturi.extract` applies the same counterpart rules as the embedded
 mode, and the batch's interactions go out as one :data:`~networkpulse.bus.avro.INTERACTIONS` message in the same
-transaction that commits the consumed offsets. A message that is not a raw event (Avro or shape) goes to the
+transaction that commits the consumed offsets — one message per raw partition in the batch, carrying it as its
+*origin* (see :mod:`networkpulse.components.merger`). A message that is not a raw event (Avro or shape) goes to the
 ``.dlq`` topic with its reason. Scaling: members of one group share the raw topic's partitions, so up to that many
 workers are busy; each needs its own stable ``worker`` id (its ``transactional.id`` is ``<group>.<worker>``).
 """
@@ -72,17 +73,28 @@ def run_venturi(
     bus.create_topics(sink, partitions)
     result = VenturiResult()
 
-    def step(events: Sequence[RawEvent]) -> list[tuple[bytes | None, bytes]]:
-        if not events:  # every message of the batch was a dead letter
-            return []
-        # Also a batch without interactions goes out: its event times count the window's events downstream.
-        return [(None, encode_interactions(extract(events, result.filters)))]
+    origins = bus.partition_count(source)
+
+    def step(events: Sequence[tuple[int, RawEvent]]) -> list[tuple[bytes | None, bytes]]:
+        # One batch per origin (raw partition: one time-ordered stream), keyed by it, so an origin's batches stay
+        # in order on one partition downstream and the merger can keep a watermark per origin. A batch without
+        # interactions goes out too: its event times count the window's events downstream.
+        by_origin: dict[int, list[RawEvent]] = {}
+        for partition, event in events:
+            by_origin.setdefault(partition, []).append(event)
+        out: list[tuple[bytes | None, bytes]] = []
+        for origin, group_events in sorted(by_origin.items()):
+            batch = extract(group_events, result.filters)
+            batch.origin, batch.origins = origin, origins
+            out.append((str(origin).encode(), encode_interactions(batch)))
+        return out
 
     link = bus.open_link(source, sink, group=group, worker=worker)
     try:
         if on_ready is not None:
             on_ready()
-        result.relay = bus.relay(link, decode_event, step, max_batch=max_batch, idle_s=idle_s, stop=stop)
+        result.relay = bus.relay(link, decode_event, step, max_batch=max_batch, idle_s=idle_s, stop=stop,
+                                 with_partition=True)
     finally:
         link.close()
     return result
