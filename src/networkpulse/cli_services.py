@@ -299,3 +299,46 @@ def stack(sources: tuple[str, ...], bus_url: str, store_url: str, workers: int, 
         sys.exit(EXIT_INTERRUPTED)
     if report.skipped or late:
         sys.exit(EXIT_SKIPPED)
+
+
+@main.command()
+@click.option("--bus", "bus_url", required=True, help="The Kafka cluster: kafka://HOST:PORT.", **_env("BUS"))
+@click.option("--topics", "prefix", default="pulse", show_default=True, help="Topic name prefix of the pipeline.",
+              **_env("TOPICS"))
+@click.option("--store", "store_url", default=None, callback=_store_url,
+              help="Also show the last window stored there.", **_env("STORE"))
+@click.option("--json", "as_json", is_flag=True, default=False, help="Print one JSON object instead of lines.")
+def status(bus_url: str, prefix: str, store_url: str | None, as_json: bool) -> None:
+    """Where each stage of the Kafka pipeline stands: consumer lag per stage (messages not yet committed by its
+    group), the merger's watermark per origin and closed-until time, and the last window stored.
+
+    Lag growing while the input rate is steady means that stage needs more workers (venturi, forest: up to their
+    topic's partitions) or has hit its ceiling (merger, persister: one each).
+    """
+    import json
+
+    from networkpulse.cli import _iso
+    from networkpulse.services.status import status as read_status
+
+    got = read_status(bus_url, prefix, store_url)
+    if as_json:
+        click.echo(json.dumps(got, default=str))
+        return
+    for stage, s in got["stages"].items():
+        lag = "topic missing" if s["lag"] is None else f"lag {s['lag']:,}"
+        click.echo(f"{stage:<10} {s['group']:<14} {s['topic']}: {lag}")
+    merger = got.get("merger")
+    if merger and "watermarks_ms" in merger:
+        marks = ", ".join(f"{o}: {_iso(t)}" for o, t in sorted(merger["watermarks_ms"].items()))
+        closed = merger["closed_until_ms"]
+        click.echo(f"merger     windows closed until {_iso(closed) if closed is not None else '-'}; "
+                   f"{merger['origins']} origins, watermarks {marks or '-'}; {merger['events']:,} events")
+    elif merger:
+        click.echo(f"merger     no state yet ({merger.get('error', 'nothing committed')})")
+    else:
+        click.echo("merger     no state yet")
+    if store_url:
+        last = got.get("last_window")
+        click.echo(f"store      {got.get('stored_events', 0):,} events; last window "
+                   f"{last['start'] + ' – ' + last['end'] if last else '-'}"
+                   f"{' (provisional)' if last and last.get('provisional') else ''}")

@@ -7,10 +7,7 @@ from __future__ import annotations
 import os
 import random
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,31 +16,7 @@ from tests.reliability.helpers import DATA, day_folder, kill_at_random_points, p
 from tests.reliability.helpers import start as _start
 
 pytestmark = pytest.mark.postgres
-ENV = "PULSE_TEST_POSTGRES"
 WINDOW = ("--window", "10m", "--slide", "1m")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Any]:
-    """An admin connection to the test server (scripts/test.sh exports its URL)."""
-    url = os.environ.get(ENV)
-    if not url:
-        pytest.skip(f"{ENV} is unset: run `bash scripts/postgres.sh start` and export its last line as {ENV}")
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as admin:
-        yield admin
-
-
-@pytest.fixture
-def store_url(server: Any) -> Iterator[str]:
-    """A fresh, empty PostgreSQL store location (a schema of its own, dropped afterwards)."""
-    base = os.environ[ENV]
-    schema = f"pulse_test_{uuid.uuid4().hex[:12]}"
-    server.execute(f'CREATE SCHEMA "{schema}"')
-    yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    server.execute("SET lock_timeout = '10s'")
-    server.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def windows_via_api(url: str) -> list[tuple[object, ...]]:

@@ -282,7 +282,7 @@ def decode_interactions(message: bytes) -> InteractionBatch:
     d = decode(INTERACTIONS, message)
     rows = len(d["src"])
     if not all(len(d[c]) == rows for c in ("dst", "kind", "event_type", "created_at_ms", "event_id")):
-        lengths = {c: len(v) for c, v in d.items()}
+        lengths = {c: len(v) for c, v in d.items() if isinstance(v, list)}
         raise DecodeError("bad_body", f"the interaction columns differ in length: {lengths}")
     if any(s == t for s, t in zip(d["src"], d["dst"], strict=True)):
         raise DecodeError("bad_body", "an interaction has src == dst (venturi never emits self-interactions)")

@@ -1,0 +1,185 @@
+"""The Kafka pipeline end to end on the real broker and PostgreSQL: `pulse stack` (firehose → venturi → forest
+workers → merger → persister) stores exactly the windows of the embedded `pulse run` — bounds, counts,
+memberships, provisional tail — with 1 and 2 workers per stage; and `kill -9` of any service at random moments
+(each restarted at once, as a supervisor would), or a broker restart, changes nothing."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from networkpulse.engine.types import WindowConfig
+from networkpulse.services.firehose import FirehoseConfig, run_firehose
+from networkpulse.services.stack import StackConfig, create_topics, service_commands, topic_urls
+from networkpulse.settings import Pace
+from networkpulse.store import open_store
+from tests.reliability.helpers import DATA, HOUR_2015, pulse
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
+FILES = sorted(DATA.glob("*.json.gz"))
+REPO = Path(__file__).resolve().parents[2]
+
+
+def memberships(url: str) -> list[tuple[object, ...]]:
+    """Every stored window as (bounds, counts, provisional, clusters as sorted login tuples), in time order: equal
+    for two stores exactly when they hold the same windows, whatever the account numbering (which decides the
+    order of equal-sized clusters and which spanning tree is kept)."""
+    out = []
+    with open_store(url, readonly=True) as store:
+        last = 0
+        while page := store.windows_after(last, limit=500, max_clusters=1 << 30):
+            for w in page:
+                clusters = sorted(tuple(sorted(c["members"])) for c in w["cluster_list"])
+                counts = [w[k] for k in ("events", "interactions", "vertices", "edges", "components", "largest",
+                                         "late_events")]
+                out.append((w["start_ms"], w["end_ms"], *counts, bool(w["provisional"]), tuple(clusters)))
+            last = page[-1]["id"]
+    return sorted(out)
+
+
+def _embedded(files: list[Path], tmp: Path) -> list[tuple[object, ...]]:
+    db = tmp / "embedded.db"
+    result = pulse("run", *files, "--store", f"sqlite:///{db}")
+    assert result.returncode == 0 and "late 0" in result.stderr, result.stderr
+    return memberships(f"sqlite:///{db}")
+
+
+@pytest.fixture(scope="module")
+def all_files_embedded(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[object, ...]]:
+    return _embedded(FILES, tmp_path_factory.mktemp("embedded"))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_stack_stores_the_embedded_windows(workers: int, store_url: str, kafka_url: str,
+                                              all_files_embedded: list[tuple[object, ...]]) -> None:
+    prefix = f"test.stack.{uuid.uuid4().hex[:8]}"
+    result = pulse("stack", *FILES, "--bus", kafka_url, "--store", store_url, "--workers", workers,
+                   "--topics", prefix)
+    assert result.returncode == 0, result.stderr
+    assert "late 0" in result.stderr and "nothing skipped" in result.stderr
+    got = memberships(store_url)
+    assert len(got) > 300 and sum(len(w[-1]) for w in got) > 1000
+    assert got == all_files_embedded
+
+
+class _Supervisor:
+    """The stack's services as processes, restarted at once when they die (a supervisor's job)."""
+
+    def __init__(self, config: StackConfig, logs: Path) -> None:
+        self.commands = dict(service_commands(config))
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
+        self.env = env
+        for name in self.commands:
+            self.start(name)
+
+    def start(self, name: str) -> None:
+        with open(self.logs / f"{name}.log", "ab") as log:
+            self.procs[name] = subprocess.Popen(self.commands[name], stdout=log, stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL, env=self.env)
+
+    def kill(self, name: str) -> None:
+        self.procs[name].kill()
+        self.procs[name].wait()
+        self.start(name)
+
+    def check(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited by itself ({proc.returncode}): "
+                                     + (self.logs / f"{name}.log").read_text()[-2000:])
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _run_with_chaos(store_url: str, kafka_url: str, tmp: Path, chaos: callable) -> list[tuple[object, ...]]:
+    """The 2015 hour through the services at 400 events/s (~20 s), ``chaos(supervisor)`` running beside it; returns
+    the stored windows once the store holds every event and the end-of-input windows."""
+    config = StackConfig(sources=(str(HOUR_2015),), bus=kafka_url, store_url=store_url,
+                         window=WindowConfig(), workers=2, prefix=f"test.chaos.{uuid.uuid4().hex[:8]}")
+    create_topics(config)
+    supervisor = _Supervisor(config, tmp)
+    done = threading.Event()
+    try:
+        fh = FirehoseConfig(sources=config.sources, to=topic_urls(kafka_url, config.prefix)["raw"], producers=2,
+                            pace=Pace(rate=400.0))
+        thread = threading.Thread(target=chaos, args=(supervisor, done))
+        thread.start()
+        try:
+            produced = run_firehose(fh).produced
+        finally:
+            done.set()
+            thread.join()
+        deadline = time.monotonic() + 180
+        while True:
+            supervisor.check()
+            with open_store(store_url, readonly=True) as store:
+                stats, latest = store.stats(), store.latest(max_clusters=0)
+            if stats["events"] >= produced and latest is not None and latest["provisional"]:
+                break
+            assert time.monotonic() < deadline, f"stored {stats['events']} of {produced} events"
+            time.sleep(0.5)
+        assert stats["events"] == produced
+    finally:
+        supervisor.stop()
+    return memberships(store_url)
+
+
+@pytest.fixture(scope="module")
+def hour_embedded(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[object, ...]]:
+    return _embedded([HOUR_2015], tmp_path_factory.mktemp("hour"))
+
+
+def test_kill_9_of_every_service_loses_and_duplicates_nothing(store_url: str, kafka_url: str, tmp_path: Path,
+                                                             hour_embedded: list[tuple[object, ...]]) -> None:
+    """Two kills of each service (venturi, forest, merger, persister), in a random order at random moments."""
+    rng = random.Random(int(os.environ.get("PULSE_CHAOS_SEED", "5")))
+    victims = ["venturi-0", "venturi-1", "forest-0", "forest-1", "merger", "merger", "persister", "persister"]
+    rng.shuffle(victims)
+    killed: list[str] = []
+
+    def chaos(supervisor: _Supervisor, done: threading.Event) -> None:
+        time.sleep(3.0)  # the services start and the first windows are on their way
+        for victim in victims:
+            if done.wait(rng.uniform(0.5, 2.0)):
+                return
+            supervisor.kill(victim)
+            killed.append(victim)
+
+    got = _run_with_chaos(store_url, kafka_url, tmp_path, chaos)
+    assert len(killed) == len(victims), f"the run ended before every kill landed: {killed}"
+    assert got == hour_embedded
+
+
+def test_a_broker_restart_loses_and_duplicates_nothing(store_url: str, kafka_url: str, tmp_path: Path,
+                                                      hour_embedded: list[tuple[object, ...]]) -> None:
+    restarted: list[bool] = []
+
+    def chaos(supervisor: _Supervisor, done: threading.Event) -> None:
+        if done.wait(6.0):
+            return
+        for action in ("stop", "start"):
+            subprocess.run(["bash", str(REPO / "scripts" / "kafka.sh"), action], check=True, capture_output=True,
+                           timeout=180)
+        restarted.append(True)
+
+    got = _run_with_chaos(store_url, kafka_url, tmp_path, chaos)
+    assert restarted, "the run ended before the broker restarted"
+    assert got == hour_embedded
