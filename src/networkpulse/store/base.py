@@ -5,12 +5,13 @@ Read methods return JSON-ready dicts shaped exactly as in ``docs/api.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
+from networkpulse.analytics import WindowAnalytics
 from networkpulse.engine.types import Window
 
 Json = dict[str, Any]
@@ -51,6 +52,7 @@ class Store(Protocol):
         *,
         checkpoint: Checkpoint | None = None,
         provisional: Sequence[Window] = (),
+        analytics: Sequence[WindowAnalytics | None] | None = None,
     ) -> list[int]:
         """Persist ``windows`` in one transaction (all or nothing) and return the ids of those newly stored.
 
@@ -59,7 +61,9 @@ class Store(Protocol):
         (windows emitted at the end of a run whose panes may still grow) as provisional. ``logins[i]`` is the
         login of engine vertex id ``i`` (the interner's whole table; only ids not seen before need
         persisting). ``stats`` replaces the stored pipeline stats (shape of ``Stats`` in docs/api.md).
-        ``checkpoint`` replaces the stored one. Applies retention afterwards.
+        ``checkpoint`` replaces the stored one. Applies retention afterwards. ``analytics``: one annotation per
+        window of ``[*windows, *provisional]`` (``networkpulse.analytics.annotate``), stored with the windows it
+        belongs to (those skipped as stored already drop theirs); None stores the windows without any.
         """
         ...
 
@@ -88,3 +92,15 @@ class Store(Protocol):
     def login_history(self, login: str, *, limit: int = 100) -> list[Json]: ...
     def stats(self) -> Json: ...
     def close(self) -> None: ...
+
+    # Clusters with a life (store/lives.py, docs/analytics.md): JSON-ready dicts, None when not stored.
+    def window_lineage(self, window_id: int) -> Json | None: ...
+    def cluster_life(self, cluster_id: int, *, limit: int = 500) -> Json | None: ...
+    def cluster_brokers(self, window_id: int, rank: int) -> Json | None: ...
+    def login_influence(self, login: str, *, limit: int = 50) -> list[Json]: ...
+    def recommendations(self, login: str, *, windows: int = 10, k: int = 10) -> Json | None: ...
+    def growing_clusters(self, window_id: int | None = None, *, limit: int = 20) -> Json | None: ...
+    def bridge_suggestions(
+        self, window_id: int | None = None, *, clusters: int = 4, k: int = 3, history: int = 10
+    ) -> Json | None: ...
+    def cluster_rows(self, after: int = 0, *, limit: int = 200) -> Iterator[Json]: ...

@@ -43,8 +43,10 @@ from typing import Any, LiteralString
 import numpy as np
 import numpy.typing as npt
 
+from networkpulse.analytics import WindowAnalytics
 from networkpulse.engine.types import Window
 from networkpulse.errors import MissingExtraError, StoreBusyError, StoreError
+from networkpulse.store import lives
 from networkpulse.store.base import Checkpoint, InputPosition
 from networkpulse.store.codec import (
     STATS_DEFAULTS,
@@ -70,7 +72,7 @@ try:
 except ImportError as exc:
     raise MissingExtraError("psycopg", "postgres") from exc
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x4E50554C  # "NPUL", as the SQLite store's application_id: the first half of the lock key
 #: The change feed's channel. Payload: ``{"schema": …, "max_window_id": …}`` (a listener of several stores in one
 #: database tells them apart by schema).
@@ -119,11 +121,32 @@ DELETE FROM membership WHERE ctid = ANY(ARRAY(
   ) AS m
 ))
 """
+# The lives rows of deleted windows by their primary keys, one index probe each (as _DELETE_MEMBERSHIP).
+_DELETE_LIVES = """
+DELETE FROM lives WHERE ctid = ANY(ARRAY(
+  SELECT l.ctid FROM unnest(%b::int8[], %b::int8[]) AS d (cluster_id, window_id)
+  CROSS JOIN LATERAL (
+    SELECT ctid FROM lives WHERE cluster_id = d.cluster_id AND window_id = d.window_id LIMIT 1
+  ) AS l
+))
+"""
+#: Schema upgrades: ``_MIGRATIONS[v]`` turns version ``v`` into ``v + 1`` (inside the writer's opening transaction).
+_MIGRATIONS = {
+    # v2: clusters with a life (lives.py); windows stored before read as clusters without an id.
+    1: """
+    CREATE TABLE analytics (window_id bigint PRIMARY KEY, data bytea NOT NULL);
+    ALTER TABLE analytics ALTER COLUMN data SET STORAGE EXTERNAL;
+    CREATE TABLE lives (
+      cluster_id bigint NOT NULL, window_id bigint NOT NULL, rank integer NOT NULL, event integer NOT NULL,
+      PRIMARY KEY (cluster_id, window_id)
+    );
+    """,
+}
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
 _COPY_TRAILER = b"\xff\xff"
 
 
-class PostgresStore:
+class PostgresStore(lives.LivesReads):
     """A :class:`~networkpulse.store.base.Store` in one PostgreSQL schema (see module doc)."""
 
     def __init__(self, url: str, *, retention: int | None = None, readonly: bool = False) -> None:
@@ -209,12 +232,17 @@ class PostgresStore:
                 for name, value in _KEEPALIVE.items():
                     con.execute("SELECT set_config(%s, %s, false)", (name, value))
                 with con.transaction():
-                    if self._version(con) == 0:
+                    version = self._version(con, writer=True)
+                    if version == 0:
                         script = resources.files("networkpulse.store").joinpath("postgres_schema.sql").read_text()
                         con.execute(script.encode())  # no parameters: one simple-protocol call runs every statement
                         con.execute(
                             "INSERT INTO networkpulse_store (id, version) VALUES (1, %s)", (SCHEMA_VERSION,)
                         )
+                    elif version < SCHEMA_VERSION:
+                        for step in range(version, SCHEMA_VERSION):
+                            con.execute(_MIGRATIONS[step].encode())
+                        con.execute(f"UPDATE {_MARKER} SET version = %s WHERE id = 1", (SCHEMA_VERSION,))
         except BaseException:
             con.close()  # ends the session, so the lock goes with it
             raise
@@ -247,9 +275,9 @@ class PostgresStore:
             "(`pulse serve` can read the store meanwhile), or write to another --store"
         )
 
-    def _version(self, con: psycopg.Connection[Any]) -> int:
-        """The store's schema version (0: the schema has no tables). Refuses a schema holding other tables, and
-        any version but this code's (there is no older PostgreSQL schema to migrate yet)."""
+    def _version(self, con: psycopg.Connection[Any], *, writer: bool = False) -> int:
+        """The store's schema version (0: the schema has no tables). Refuses a schema holding other tables, newer
+        versions, and older ones but to a ``writer`` that has their migration (it upgrades them)."""
         tables = {
             name
             for (name,) in con.execute(
@@ -272,10 +300,15 @@ class PostgresStore:
                 f"{self.name}: store schema version {version} was written by a newer networkpulse; this one "
                 f"reads version {SCHEMA_VERSION}. Upgrade networkpulse, or use another store"
             )
-        if version < SCHEMA_VERSION:
+        if version < SCHEMA_VERSION and any(step not in _MIGRATIONS for step in range(version, SCHEMA_VERSION)):
             raise StoreError(
                 f"{self.name}: store schema version {version} is too old to upgrade; use a new store (another "
                 "database or schema)"
+            )
+        if version < SCHEMA_VERSION and not writer:
+            raise StoreError(
+                f"{self.name}: store schema version {version} was written by an older networkpulse; this one "
+                f"reads version {SCHEMA_VERSION}. `pulse run --store …` on it upgrades it in place"
             )
         return version
 
@@ -410,6 +443,7 @@ class PostgresStore:
         *,
         checkpoint: Checkpoint | None = None,
         provisional: Sequence[Window] = (),
+        analytics: Sequence[WindowAnalytics | None] | None = None,
     ) -> list[int]:
         """Persist ``windows`` (final) and ``provisional`` in one transaction; see ``Store.write``.
 
@@ -424,7 +458,7 @@ class PostgresStore:
             con = self._con
             try:
                 with con.transaction():
-                    ids = self._write(con, windows, logins, stats, checkpoint, provisional)
+                    ids = self._write(con, windows, logins, stats, checkpoint, provisional, analytics)
             except psycopg.Error as exc:
                 raise StoreError(
                     f"{self.name}: writing windows failed, nothing of this batch was stored ({self._say(exc)})"
@@ -441,6 +475,7 @@ class PostgresStore:
         stats: Mapping[str, Any],
         checkpoint: Checkpoint | None,
         provisional: Sequence[Window],
+        analytics: Sequence[WindowAnalytics | None] | None = None,
     ) -> list[int]:
         row = con.execute(f"SELECT last_window_id, windows FROM {_MARKER} WHERE id = 1").fetchone()
         assert row is not None  # created with the schema, never deleted
@@ -465,6 +500,17 @@ class PostgresStore:
             if len(batch.member_account):
                 with cur.copy("COPY membership (window_id, account_id, rank) FROM STDIN (FORMAT BINARY)") as copy:
                     copy.write(_membership_block(batch.member_window, batch.member_account, batch.member_rank))
+            notes = lives.encode(batch_windows, lives.notes_for(windows, provisional, analytics, batch_windows), first)
+            if notes.rows:
+                with cur.copy("COPY analytics (window_id, data) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(["int8", "bytea"])
+                    for r in notes.rows:
+                        copy.write_row(r)
+            if notes.lives:
+                with cur.copy("COPY lives (cluster_id, window_id, rank, event) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(["int8", "int8", "int4", "int4"])
+                    for r in notes.lives:
+                        copy.write_row(r)
         count += len(batch_windows) - removed
         if self._retention is not None and count > self._retention:
             count -= self._trim(con, count - self._retention)
@@ -567,6 +613,13 @@ class PostgresStore:
             order = np.lexsort((window_ids, accounts))  # key order: neighbouring probes share index pages
             con.execute(_DELETE_MEMBERSHIP, (accounts[order].tolist(), window_ids[order].tolist()))
             con.execute("DELETE FROM clusters WHERE window_id = ANY(%s::int8[])", (ids,))
+        blobs = con.execute(
+            "SELECT window_id, data FROM analytics WHERE window_id = ANY(%s::int8[])", (ids,), binary=True
+        ).fetchall()
+        if blobs:
+            keys = lives.life_keys(blobs)
+            con.execute(_DELETE_LIVES, ([k[0] for k in keys], [k[1] for k in keys]))
+            con.execute("DELETE FROM analytics WHERE window_id = ANY(%s::int8[])", (ids,))
         con.execute("DELETE FROM windows WHERE id = ANY(%s::int8[])", (ids,))
         return len(ids)
 
@@ -587,7 +640,8 @@ class PostgresStore:
         with self._lock:
             con = self._con
             with self._errors("starting over failed, the store is unchanged"), con.transaction():
-                for table in ("membership", "clusters", "windows", "checkpoint", "stats", "inputs"):
+                for table in ("membership", "clusters", "analytics", "lives", "windows", "checkpoint", "stats",
+                              "inputs"):
                     con.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
                 con.execute(f"UPDATE {_MARKER} SET windows = 0 WHERE id = 1")
                 self._notify(con, None)
@@ -704,6 +758,13 @@ class PostgresStore:
         with self._snapshot(atomic=False) as con:
             row = con.execute("SELECT doc FROM stats WHERE id = 1").fetchone()
         return {**STATS_DEFAULTS, "dropped": {}, **(row[0] if row else {})}
+
+    def _rows(self, con: psycopg.Connection[Any], query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return con.execute(query.replace("?", "%s").encode(), params, binary=True).fetchall()
+
+    def _accounts(self, con: psycopg.Connection[Any], login: str) -> list[int]:
+        return [a for (a,) in con.execute(
+            'SELECT id FROM accounts WHERE lower(login COLLATE "C") = lower(%s::text COLLATE "C")', (login,))]
 
     def _details(self, con: psycopg.Connection[Any], rows: list[Any], max_clusters: int) -> list[Json]:
         """``WindowDetail`` for window rows with consecutive ids: one clusters query, one logins query."""

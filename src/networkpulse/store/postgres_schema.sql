@@ -1,4 +1,4 @@
--- networkpulse PostgreSQL store, schema version 1 (the `version` of the one networkpulse_store row; that table is
+-- networkpulse PostgreSQL store, schema version 2 (the `version` of the one networkpulse_store row; that table is
 -- also what marks a schema as ours). The same tables as the SQLite store (schema.sql) with the same meaning, in the
 -- connection's current schema: several stores can share a database, one per schema (libpq URL parameter
 -- options=-csearch_path%3Dname). Applied once, in one transaction, by the first writer. A schema change bumps the
@@ -87,4 +87,20 @@ CREATE TABLE inputs (
   done     boolean NOT NULL,
   size     bigint NOT NULL,
   mtime_ns bigint NOT NULL
+);
+
+-- Clusters with a life (see lives.py; the same as SQLite's): the analytics stage's annotations per window as one
+-- packed blob, and one row per (cluster id, window) of a cluster's life (rank -1, event 255: the window it ended in).
+CREATE TABLE analytics (
+  window_id bigint PRIMARY KEY,
+  data      bytea NOT NULL
+);
+ALTER TABLE analytics ALTER COLUMN data SET STORAGE EXTERNAL;
+
+CREATE TABLE lives (
+  cluster_id bigint NOT NULL,
+  window_id  bigint NOT NULL,
+  rank       integer NOT NULL,
+  event      integer NOT NULL,
+  PRIMARY KEY (cluster_id, window_id)
 );

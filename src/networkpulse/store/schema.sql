@@ -1,4 +1,4 @@
--- networkpulse SQLite store, schema version 3 (kept in PRAGMA user_version; application_id marks the file as ours).
+-- networkpulse SQLite store, schema version 4 (kept in PRAGMA user_version; application_id marks the file as ours).
 -- Applied once, in one transaction, when a store file is created. A schema change bumps the version and adds a
 -- migration in sqlite.py; a file with a newer version than this code knows is refused, never guessed at.
 --
@@ -75,4 +75,22 @@ CREATE TABLE inputs (
   done   INTEGER NOT NULL,       -- 1: read to its end
   size   INTEGER NOT NULL,       -- the file's size and mtime when read: a changed file is read again
   mtime_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Clusters with a life (see lives.py): per window with listed clusters (or clusters that ended in it), the analytics
+-- stage's annotations as one packed blob: cluster ids, lineage events and parents, ended clusters, momentum, and the
+-- distinct pairs inside each cluster with articulation flags and bridges. Absent for windows written without them.
+CREATE TABLE analytics (
+  window_id INTEGER PRIMARY KEY,
+  data      BLOB NOT NULL
+);
+
+-- One row per (cluster id, window) of its life: a cluster's life is one range scan. rank -1, event 255: the window
+-- the cluster ended in. Keyed by cluster first, like membership by account: deletes go by primary key.
+CREATE TABLE lives (
+  cluster_id INTEGER NOT NULL,
+  window_id  INTEGER NOT NULL,
+  rank       INTEGER NOT NULL,
+  event      INTEGER NOT NULL,
+  PRIMARY KEY (cluster_id, window_id)
 ) WITHOUT ROWID;

@@ -31,8 +31,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from networkpulse.analytics import WindowAnalytics
 from networkpulse.engine.types import Window
 from networkpulse.errors import ConfigError, StoreBusyError, StoreError
+from networkpulse.store import lives
 from networkpulse.store.base import Checkpoint, InputPosition
 from networkpulse.store.codec import (
     STATS_DEFAULTS,
@@ -51,14 +53,14 @@ from networkpulse.store.codec import (
     window_summary,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APPLICATION_ID = 0x4E50554C  # "NPUL": tells our files apart from any other SQLite database
 _BUSY_TIMEOUT_S = 10.0
 _NO_UPPER_ID = 2**63 - 1
 _NOT_OURS = "a SQLite database, but not a networkpulse store; use another file"
 
 
-class SQLiteStore:
+class SQLiteStore(lives.LivesReads):
     """A :class:`~networkpulse.store.base.Store` on one SQLite file or ``:memory:`` (see module doc)."""
 
     def __init__(self, path: str, *, retention: int | None = None, readonly: bool = False) -> None:
@@ -276,6 +278,7 @@ class SQLiteStore:
         *,
         checkpoint: Checkpoint | None = None,
         provisional: Sequence[Window] = (),
+        analytics: Sequence[WindowAnalytics | None] | None = None,
     ) -> list[int]:
         """Persist ``windows`` (final) and ``provisional`` in one transaction; see ``Store.write``.
 
@@ -292,7 +295,7 @@ class SQLiteStore:
             try:
                 con.execute("BEGIN IMMEDIATE")
                 try:
-                    ids = self._write(con, windows, logins, stats, checkpoint, provisional)
+                    ids = self._write(con, windows, logins, stats, checkpoint, provisional, analytics)
                     con.execute("COMMIT")
                 except BaseException:
                     if con.in_transaction:
@@ -315,6 +318,7 @@ class SQLiteStore:
         stats: Mapping[str, Any],
         checkpoint: Checkpoint | None,
         provisional: Sequence[Window],
+        analytics: Sequence[WindowAnalytics | None] | None = None,
     ) -> list[int]:
         account_of = self._map_logins(con, logins)
         self._count -= self._delete(con, "provisional = 1")
@@ -323,6 +327,9 @@ class SQLiteStore:
         row = con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'windows'").fetchone()
         first = (row[0] if row else 0) + 1
         batch = encode_batch(batch_windows, first, account_of, provisional_from=len(final))
+        notes = lives.encode(batch_windows, lives.notes_for(windows, provisional, analytics, batch_windows), first)
+        con.executemany("INSERT INTO analytics (window_id, data) VALUES (?, ?)", notes.rows)
+        con.executemany("INSERT INTO lives (cluster_id, window_id, rank, event) VALUES (?, ?, ?, ?)", notes.lives)
         con.executemany(
             f"INSERT INTO windows ({WINDOW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             batch.window_rows,
@@ -432,6 +439,11 @@ class SQLiteStore:
                 zip(accounts[order].tolist(), window_ids[order].tolist(), strict=True),
             )
             con.executemany("DELETE FROM clusters WHERE window_id = ?", ((w,) for w, _ in rows))
+        blobs = [(w, b) for w, b in con.execute(
+            "SELECT window_id, data FROM analytics WHERE window_id BETWEEN ? AND ?", (lo, hi)) if w in wanted]
+        if blobs:
+            con.executemany("DELETE FROM lives WHERE cluster_id = ? AND window_id = ?", lives.life_keys(blobs))
+            con.executemany("DELETE FROM analytics WHERE window_id = ?", ((w,) for w, _ in blobs))
         con.executemany("DELETE FROM windows WHERE id = ?", ((i,) for i in ids))
         return len(ids)
 
@@ -468,7 +480,8 @@ class SQLiteStore:
             con = self._con
             con.execute("BEGIN IMMEDIATE")
             try:
-                for table in ("membership", "clusters", "windows", "checkpoint", "stats", "inputs"):
+                for table in ("membership", "clusters", "analytics", "lives", "windows", "checkpoint", "stats",
+                              "inputs"):
                     con.execute(f"DELETE FROM {table}")
                 con.execute("COMMIT")
             except BaseException:
@@ -564,6 +577,12 @@ class SQLiteStore:
             row = con.execute("SELECT json FROM stats WHERE id = 1").fetchone()
         return {**STATS_DEFAULTS, "dropped": {}, **(json.loads(row[0]) if row else {})}
 
+    def _rows(self, con: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return con.execute(sql, params).fetchall()
+
+    def _accounts(self, con: sqlite3.Connection, login: str) -> list[int]:
+        return [a for (a,) in con.execute("SELECT id FROM accounts WHERE login = ? COLLATE NOCASE", (login,))]
+
     def _details(self, con: sqlite3.Connection, rows: list[Any], max_clusters: int) -> list[Json]:
         """``WindowDetail`` for window rows with consecutive ids: one clusters query, one logins query."""
         if not rows:
@@ -607,6 +626,15 @@ _MIGRATIONS = {
       mtime_ns INTEGER NOT NULL
     ) WITHOUT ROWID;
     UPDATE stats SET json = json_set(json, '$.windows', (SELECT count(*) FROM windows));
+    """,
+    # v4: clusters with a life (lives.py). Windows stored before have no annotations: they read as clusters
+    # without an id, and the next run's lineage starts with every cluster born.
+    3: """
+    CREATE TABLE analytics (window_id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+    CREATE TABLE lives (
+      cluster_id INTEGER NOT NULL, window_id INTEGER NOT NULL, rank INTEGER NOT NULL, event INTEGER NOT NULL,
+      PRIMARY KEY (cluster_id, window_id)
+    ) WITHOUT ROWID;
     """,
 }
 
