@@ -9,6 +9,11 @@ cumulative counters. A run on a store that has one continues from it — after a
 or with the next files of a stream (an hourly job) — and ends with exactly the windows of one undisturbed run.
 The windows a run emits at its end, before the watermark passed them, are stored as *provisional*; the next run
 replaces them from the checkpoint.
+
+The analytics stage runs between the engine and the store, on each batch of windows just before it is written:
+stable cluster ids, lineage, brokers and momentum (:mod:`networkpulse.analytics`). Its state rides in the same
+checkpoint as the engine's (``analytics.*`` arrays), so a resumed run hands out the very same ids; the provisional
+tail is annotated from a copy of the state, which the next run discards with the windows.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from networkpulse.analytics import AnalyticsConfig, AnalyticsState, annotate
 from networkpulse.engine import Interner, Window, WindowEngine
 from networkpulse.errors import PulseError, StoreError
 from networkpulse.events import InputReport
@@ -92,8 +98,15 @@ class Pipeline:
         flush_s: float = 0.5,
         on_progress: Callable[[Progress], None] | None = None,
         on_write: Callable[[int, int, float], None] | None = None,
+        analytics: bool = True,
     ) -> None:
         self.settings = settings
+        # Analytics off (the benchmarks' baseline) stores windows without annotations and carries the stored
+        # analytics state through the checkpoint untouched, so a later run with analytics on sees the gap.
+        self.analytics = analytics
+        w = settings.window
+        self._analytics_config = AnalyticsConfig(step_ms=w.size_ms if w.rolling else w.slide_ms)
+        self._analytics_state = AnalyticsState()
         # A live pace writes each closed window at once and paces small batches (a batch is the pacing step:
         # 64 events are seconds of event time, well under a slide); unpaced replay batches reads and writes.
         paced = not settings.pace.unpaced
@@ -109,7 +122,7 @@ class Pipeline:
         self.late = Late()
         self._stop = threading.Event()
         self._interner = Interner()
-        self._engine = WindowEngine(settings.window)
+        self._engine = WindowEngine(settings.window, cluster_pairs=analytics)
         self._base: dict[str, Any] = {}  # cumulative counters of the runs before this one on the store
         self._inputs: dict[str, InputPosition] = {}  # how far each source was consumed, as in the store
         self._changed: dict[str, InputPosition] = {}  # positions advanced since the last write
@@ -261,7 +274,9 @@ class Pipeline:
                 f"{describe_window(config)}; run with the store's settings to continue it, pass --start-over to "
                 "delete its windows and begin again, or use another --store"
             )
-        self._engine = WindowEngine.restore(s.window, checkpoint.engine, len(self._interner))
+        self._engine = WindowEngine.restore(s.window, checkpoint.engine, len(self._interner),
+                                            cluster_pairs=self.analytics)
+        self._analytics_state = AnalyticsState.from_arrays(checkpoint.engine) or AnalyticsState()
         self._base = checkpoint.state.get("totals", {})
         if not checkpoint.state.get("complete", False):  # a run that was cut short goes on in its replay loop
             self._loop = checkpoint.state.get("loop", 0)
@@ -351,13 +366,19 @@ class Pipeline:
         }
         complete = provisional is not None and not self._stop.is_set()
         state = {"totals": totals, "span_ms": self._span_ms, "loop": self._loop, "complete": complete}
-        checkpoint = Checkpoint(
-            _config(self.settings), state, engine_state if engine_state is not None else self._engine.snapshot(),
-            dict(self._changed),
-        )
         tail = provisional or ()
+        notes = None
+        if self.analytics:
+            self._analytics_state, notes = annotate(self._analytics_state, windows, self._analytics_config)
+            if tail:  # annotated from a copy of the state: the next run replaces these windows
+                notes += annotate(self._analytics_state, tail, self._analytics_config)[1]
+        engine = engine_state if engine_state is not None else self._engine.snapshot()
+        checkpoint = Checkpoint(
+            _config(self.settings), state, {**engine, **self._analytics_state.to_arrays()}, dict(self._changed),
+        )
         began = time.perf_counter()
-        stored = store.write(windows, self._interner.logins, stats, checkpoint=checkpoint, provisional=tail)
+        stored = store.write(windows, self._interner.logins, stats, checkpoint=checkpoint, provisional=tail,
+                             analytics=notes)
         if self.on_write:
             self.on_write(len(windows) + len(tail), len(stored), time.perf_counter() - began)
         self._changed.clear()
