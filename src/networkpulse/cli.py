@@ -561,6 +561,7 @@ def _write_windows_jsonl(store: Any, output: str | None, clusters: int) -> int:
     return n
 
 
+import networkpulse.cli_analytics  # noqa: E402  (registers `export clusters`)
 import networkpulse.cli_exports  # noqa: E402  (registers `export graph`)
 import networkpulse.cli_services  # noqa: E402, F401  (registers the service commands on main)
 

@@ -14,6 +14,7 @@ from networkpulse.settings import Settings
 from networkpulse.store import open_store
 from tests.analytics.test_lineage import naive
 from tests.reliability.helpers import day_folder
+from tests.store.test_contract_lives import rows_of
 
 WINDOW = WindowConfig(size_ms=10 * 60_000, slide_ms=60_000)
 
@@ -36,10 +37,7 @@ def run(sources: list[Path], url: str, *, stop_after: int | None = None) -> None
 
 def export(url: str) -> list[tuple[object, ...]]:
     with open_store(url, readonly=True) as store:
-        rows, after = [], 0
-        while page := list(store.cluster_rows(after, limit=50)):
-            rows += page
-            after = page[-1]["window_id"]
+        rows = rows_of(store)
     def tup(x):
         return None if x is None else tuple(tuple(v) if isinstance(v, list) else v for v in x)
 

@@ -40,11 +40,7 @@ def test_every_read_agrees_with_the_annotations(url):
     with open_store(url) as store:
         ids = store.write(windows[:30], logins, {}, analytics=notes[:30])
         ids += store.write(windows[30:], logins, {}, analytics=notes[30:])
-        rows = []
-        after = 0
-        while page := list(store.cluster_rows(after, limit=7)):
-            rows += page
-            after = page[-1]["window_id"]
+        rows = rows_of(store, limit=7)
         assert len(rows) == sum(w.n_clusters for w in windows)
         it = iter(rows)
         for wid, w, n in zip(ids, windows, notes, strict=True):
@@ -122,7 +118,7 @@ def test_windows_without_annotations_and_mismatches(backend, url):
     windows, notes, logins = real()
     with open_store(url) as store:
         store.write(windows[:3], logins, {})  # a caller that does not pass analytics
-        row = next(iter(store.cluster_rows(0)))
+        row = rows_of(store)[0]
         assert row["cluster_id"] is None and row["articulation_points"] is None and row["members"]
         with pytest.raises(PulseError, match="annotations for"):
             store.write(windows[3:5], logins, {}, analytics=notes[3:4])
@@ -142,7 +138,7 @@ def test_provisional_rewrites_and_retention_keep_lives_consistent(backend, url):
         n_lives = sum(len(n.lineage.ids) + len(n.lineage.ended) for n in notes[12:32])
         assert backend.count(url, "lives") == n_lives
         assert backend.count(url, "analytics") == 20
-        rows = list(store.cluster_rows(0, limit=100))
+        rows = rows_of(store)
         assert {r["window_id"] for r in rows} <= set(kept)
         assert [r["cluster_id"] for r in rows] == [c for n in notes[12:32] for c in n.lineage.ids.tolist()]
         store.start_over()
@@ -162,7 +158,7 @@ def test_a_v3_sqlite_store_is_migrated(tmp_path):
         open_store(f"sqlite:///{path}", readonly=True)
     with open_store(f"sqlite:///{path}") as store:
         assert store.write(windows[5:8], logins, {}, analytics=notes[5:8]) == [6, 7, 8]
-        rows = list(store.cluster_rows(0, limit=100))
+        rows = rows_of(store)
         assert rows[0]["cluster_id"] is None and rows[-1]["cluster_id"] is not None
     with sqlite3.connect(path) as con:
         assert con.execute("PRAGMA user_version").fetchone()[0] == 4
@@ -189,7 +185,8 @@ def test_a_v1_postgres_store_is_migrated():
             open_store(url, readonly=True)
         with open_store(url) as store:
             assert store.write(windows[5:8], logins, {}, analytics=notes[5:8]) == [6, 7, 8]
-            assert next(iter(store.cluster_rows(5)))["cluster_id"] == int(notes[5].lineage.ids[0])
+            assert rows_of(store)[0]["cluster_id"] is None
+            assert rows_of(store, after=5)[0]["cluster_id"] == int(notes[5].lineage.ids[0])
         assert pg.version(url) == 2
     finally:
         pg.close()
@@ -201,3 +198,13 @@ def test_pack_round_trips():
     arrays = {name: np.arange(i, dtype=dtype) for i, (name, dtype) in enumerate(_FIELDS)}
     back = unpack(pack(arrays))
     assert all(np.array_equal(back[k], v) and back[k].dtype == v.dtype for k, v in arrays.items())
+
+
+def rows_of(store, *, after: int = 0, limit: int = 50) -> list[dict]:
+    """Every stored cluster after window ``after`` as one flat row (window fields + cluster fields), paging."""
+    rows = []
+    while page := store.window_clusters(after, limit=limit):
+        rows += [{"window_id": w["window_id"], "start_ms": w["start_ms"], "end_ms": w["end_ms"],
+                  "provisional": w["provisional"], **c} for w in page for c in w["clusters"]]
+        after = page[-1]["window_id"]
+    return rows

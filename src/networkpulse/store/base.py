@@ -5,7 +5,7 @@ Read methods return JSON-ready dicts shaped exactly as in ``docs/api.md``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -103,4 +103,4 @@ class Store(Protocol):
     def bridge_suggestions(
         self, window_id: int | None = None, *, clusters: int = 4, k: int = 3, history: int = 10
     ) -> Json | None: ...
-    def cluster_rows(self, after: int = 0, *, limit: int = 200) -> Iterator[Json]: ...
+    def window_clusters(self, after: int = 0, *, limit: int = 100) -> list[Json]: ...

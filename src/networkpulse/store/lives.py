@@ -12,7 +12,7 @@ in — makes a cluster's life one index range scan.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -422,26 +422,34 @@ class LivesReads:
             {"clusters": list(ids), "pairs": [{"a": login_of[u], "b": login_of[v], "score": round(s, 6)}
                                               for u, v, s in got]} for ids, got in suggestions]}
 
-    def cluster_rows(self, after: int = 0, *, limit: int = 200) -> Iterator[Json]:
-        """One dict per stored cluster of the ``limit`` windows with id > ``after``, oldest first (``pulse export
-        clusters``): ``{window_id, start, end, start_ms, end_ms, provisional, rank, size, cluster_id, members,
-        event, parents, activity, slope, trend, articulation_points, bridges}``. O(those windows' members)."""
+    def window_clusters(self, after: int = 0, *, limit: int = 100) -> list[Json]:
+        """The ``limit`` windows with id > ``after``, oldest first, each with every stored cluster's life data
+        (``pulse export clusters``, live frames): ``[{window_id, start, end, start_ms, end_ms, provisional,
+        "ended": [{cluster_id, into}], "clusters": [{rank, size, cluster_id, event, parents, activity, slope, trend,
+        members, articulation_points, bridges}]}]``. Ids, events and brokers are None for windows stored without
+        analytics; brokers are None for windows stored without pairs. O(those windows' members)."""
         with self._snapshot() as con:
             ids = [r[0] for r in self._rows(con, "SELECT id FROM windows WHERE id > ? ORDER BY id LIMIT ?",
                                             (after, max(0, limit)))]
             data = self._annotated(con, ids[0], ids[-1]) if ids else {}
             login_of = self._logins(con, [ann.clusters.members for _, ann in data.values()])
+        out = []
         for wid in ids:
             row, ann = data[wid]
             summary = window_summary(row)
-            when = {k: summary[k] for k in ("start", "end", "start_ms", "end_ms", "provisional")}
+            clusters = []
             for r in range(len(ann.clusters)):
                 members = [login_of[a] for a in ann.clusters.cluster(r)[0].tolist()]
                 cut = ann.brokers(r)
-                yield {"window_id": wid, **when, "rank": r, "size": len(members), **ann.lineage(r),
-                       "members": members,
-                       "articulation_points": [members[i] for i in np.flatnonzero(cut[0]).tolist()] if cut else None,
-                       "bridges": [[members[a], members[b]] for a, b in cut[1].tolist()] if cut else None}
+                clusters.append({
+                    "rank": r, "size": len(members), **ann.lineage(r), "members": members,
+                    "articulation_points": [members[i] for i in np.flatnonzero(cut[0]).tolist()] if cut else None,
+                    "bridges": [[members[a], members[b]] for a, b in cut[1].tolist()] if cut else None,
+                })
+            out.append({"window_id": wid, **{k: summary[k] for k in ("start", "end", "start_ms", "end_ms",
+                                                                      "provisional")},
+                        "ended": ann.ended(), "clusters": clusters})
+        return out
 
 
 __all__ = ["ENDED", "Annotated", "EncodedAnalytics", "LivesReads", "encode", "life_keys", "pack", "unpack"]
