@@ -9,6 +9,7 @@ Exit status: 0 = done, nothing skipped; 3 = done, but some input was skipped or 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -68,23 +69,30 @@ _port = click.option("--port", type=click.IntRange(0, 65535), default=8000, show
                      help="Port to listen on (0 picks a free one).", **_env("PORT"))
 
 
-def _window_shape_options(f: Callable[..., Any]) -> Callable[..., Any]:
+def _window_shape(lateness: str = "0s", lateness_help: str = "Allowed lateness: the watermark trails the newest "
+                  "event time by this.") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """--window, --slide, --rolling, --lateness, --min-size: what a window is (every stage computing windows)."""
+    return functools.partial(_shape_options, lateness=lateness, lateness_help=lateness_help)
+
+
+def _shape_options(f: Callable[..., Any], lateness: str, lateness_help: str) -> Callable[..., Any]:
     options = [
         _window,
         _slide,
         click.option("--rolling", is_flag=True, default=False,
                      help="Cumulative components of everything so far, emitted every --window (tumbling).",
                      **_env("ROLLING")),
-        click.option("--lateness", "lateness_ms", default="0s", callback=_duration("--lateness"),
-                     show_default=True, help="Allowed lateness: the watermark trails the newest event time by this.",
-                     **_env("LATENESS")),
+        click.option("--lateness", "lateness_ms", default=lateness, callback=_duration("--lateness"),
+                     show_default=True, help=lateness_help, **_env("LATENESS")),
         click.option("--min-size", type=click.IntRange(min=1), default=3, show_default=True,
                      help="Clusters at least this large are stored with members and edges.", **_env("MIN_SIZE")),
     ]
     for option in reversed(options):
         f = option(f)
     return f
+
+
+_window_shape_options = _window_shape()
 
 
 def _window_options(f: Callable[..., Any]) -> Callable[..., Any]:
