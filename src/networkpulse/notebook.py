@@ -139,7 +139,8 @@ def cluster_graph(cluster: Mapping[str, Any], window: Mapping[str, Any] | None =
     from lineage analytics) are mapped by shape, so new fields appear without a change here:
 
     - a scalar (``cluster_id: 17``) → that node attribute on every member, and a graph attribute;
-    - a list of member logins (``articulation_points: ["bob"]``) → a bool node attribute of that name;
+    - a non-empty list of member logins (``articulation_points: ["bob"]``) → a bool node attribute of that
+      name (an empty list cannot tell nodes from edges: it stays a graph attribute);
     - a list of pairs of member logins (``bridges: [["alice", "bob"]]``) → a bool edge attribute of that name
       on the stored edges (a bridge is in every spanning tree, so it is always a stored edge);
     - a dict ``{login: value}`` (``degree: {"alice": 2}``) → a node attribute for the logins it names;
@@ -208,7 +209,7 @@ def _apply_extras(graph: nx.Graph, cluster: Mapping[str, Any], members: list[str
         elif isinstance(value, Mapping) and value and set(value) <= known:
             for login, item in value.items():
                 graph.nodes[login][key] = item
-        elif isinstance(value, list) and all(isinstance(v, str) and v in known for v in value):
+        elif isinstance(value, list) and value and all(isinstance(v, str) and v in known for v in value):
             flagged = set(value)
             for login in members:
                 graph.nodes[login][key] = login in flagged
@@ -283,7 +284,7 @@ class StoreView:
             found = self._store.latest(max_clusters=clusters)
             if found is None:
                 raise PulseError(f"{redact_url(self.url)}: holds no window yet; run `pulse run` on it first")
-            return found
+            return self._with_lives(found)
         wid = _window_id(window)
         found = self._store.window(wid, max_clusters=clusters)
         if found is None:
@@ -292,7 +293,23 @@ class StoreView:
                 f"{redact_url(self.url)}: window {wid} is not stored (never written, or removed by retention); "
                 f"the newest is {newest}; list them with `pulse export windows` or StoreView.windows()"
             )
-        return found
+        return self._with_lives(found)
+
+    def _with_lives(self, window: Json) -> Json:
+        """Add to each listed cluster the life fields of a store that keeps them (``cluster_id``, lineage
+        ``event``, ``parents``, trend, ``articulation_points``, ``bridges``: ``Store.window_clusters``), so
+        graphs carry them as attributes. One more read of that window; a store without them is left alone."""
+        lives = getattr(self._store, "window_clusters", None)
+        if lives is None or not window.get("cluster_list"):
+            return window
+        rows = lives(window["id"] - 1, limit=1)
+        if not rows or rows[0].get("window_id") != window["id"]:
+            return window
+        by_rank = {c.get("rank"): c for c in rows[0].get("clusters") or []}
+        for cluster in window["cluster_list"]:
+            life = by_rank.get(cluster["rank"], {})
+            cluster.update({k: v for k, v in life.items() if k not in CLUSTER_FIELDS and v is not None})
+        return window
 
     def clusters(self, window: WindowRef = "latest") -> list[Json]:
         """Every stored cluster of one window, largest first (``ClusterInWindow`` dicts: logins and edges)."""

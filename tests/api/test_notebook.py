@@ -193,3 +193,28 @@ def test_public_names_resolve_and_import_stays_light() -> None:
     assert out.strip() == "[]"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         networkpulse.nope  # noqa: B018
+
+
+def test_graphs_carry_the_stores_cluster_lives(store_2015: str) -> None:
+    """A store with cluster lives (issue 7) gives every node its cluster_id and lineage event, broker flags on
+    nodes, bridge flags on edges: every bridge is in every spanning tree, so each is a stored edge."""
+    with connect(store_2015) as store:
+        if not hasattr(store._store, "window_clusters"):
+            pytest.skip("this store keeps no cluster lives")
+        window = store.window(max(store.iter_windows(), key=lambda w: w["clusters"])["id"])
+        graph = store.window_graph(window["id"])
+    ids = set()
+    for cluster in window["cluster_list"]:
+        members = cluster["members"]
+        assert isinstance(cluster["cluster_id"], int) and cluster["cluster_id"] not in ids
+        ids.add(cluster["cluster_id"])
+        assert {graph.nodes[n]["cluster_id"] for n in members} == {cluster["cluster_id"]}
+        assert {graph.nodes[n]["event"] for n in members} == {cluster["event"]}
+        if cluster.get("articulation_points"):
+            assert {n for n in members if graph.nodes[n]["articulation_points"]} == set(cluster["articulation_points"])
+        stored = {frozenset((members[a], members[b])) for a, b in cluster["edges"]}
+        bridges = {frozenset(pair) for pair in cluster.get("bridges") or []}
+        assert bridges <= stored
+        if bridges:
+            assert {frozenset(e) for e in graph.subgraph(members).edges if graph.edges[e]["bridges"]} == bridges
+    assert len(ids) == window["clusters"] > 10
