@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from networkpulse.analytics import AnalyticsConfig, AnalyticsState, annotate
-from networkpulse.analytics.momentum import adjacency, bridge_suggestions, slope, trend
+from networkpulse.analytics.momentum import adjacency, bridge_suggestions, momentum, slope, trend
 from networkpulse.analytics.recommend import popularity, recommend, two_hop_scores
 from networkpulse.engine import WindowConfig, WindowEngine
 
@@ -19,6 +19,10 @@ def test_slope_and_trend():
     assert slope(np.polyval([2.5, 1], np.arange(6)).tolist()) == pytest.approx(2.5)
     assert trend([10, 12, 14]) == 1 and trend([14, 12, 10]) == -1 and trend([10, 10, 11, 10]) == 0
     assert trend([7]) == 0
+    series = [[], [5], [1, 2, 3, 4], [14, 12, 10], [10, 10, 11, 10], [3, 9], [0, 0, 0, 0, 50]]
+    slopes, trends = momentum(series[1:])
+    assert slopes.tolist() == pytest.approx([slope(s) for s in series[1:]])
+    assert trends.tolist() == [trend(s) for s in series[1:]]
 
 
 def test_activity_counts_pair_slides_and_momentum_follows_the_id():

@@ -20,8 +20,8 @@ The rule (documented in docs/analytics.md; the tests hold a naive transcription 
   clusters it shares accounts with (overlap order): ``[]`` means it died; otherwise it was absorbed by a merge
   or dissolved into a split. Ended ids are never reused (a cluster that forms again later is ``born`` anew).
 
-Costs: O(M log M) for the M listed members of both windows (one sort-based intersection) plus O(P log P) for
-the P overlapping pairs, which is at most the number of clusters of both windows combined.
+Costs: O(M) for the M listed members of both windows (one labelling pass, in numba) plus O(P log P) for the P
+overlapping pairs, which is at most the number of clusters of both windows combined.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
@@ -76,66 +77,104 @@ class Match:
     next_id: int
 
 
-def overlaps(prev: Clusters, members: I32, offsets: I64) -> tuple[I64, I64, I64]:
-    """Every (new rank i, previous index j, shared accounts o) with o >= 1, as three arrays. Members of one
-    window are disjoint (components), so one sorted intersection finds every shared account. O(M log M)."""
-    if not len(prev) or len(offsets) < 2:
-        empty = np.empty(0, np.int64)
-        return empty, empty, empty
-    _, at_new, at_prev = np.intersect1d(members, prev.members, assume_unique=True, return_indices=True)
-    i = np.searchsorted(offsets, at_new, side="right") - 1
-    j = np.searchsorted(prev.offsets, at_prev, side="right") - 1
-    pair, o = np.unique(i * len(prev) + j, return_counts=True)
-    return pair // len(prev), pair % len(prev), o.astype(np.int64)
-
-
-def match(prev: Clusters, members: I32, offsets: I64, next_id: int, min_share: float = 0.5) -> Match:
-    """The lineage of the new window's clusters ``members``/``offsets`` against ``prev`` (see module doc).
-    ``next_id``: the first fresh id. O(M log M + P log P)."""
-    n = len(offsets) - 1
-    new_sizes = np.diff(offsets)
-    prev_sizes = prev.sizes
-    i, j, o = overlaps(prev, members, offsets)
-    pid = prev.ids[j] if len(j) else np.empty(0, np.int64)
-    # Parents per new cluster, by (-overlap, id); children counted per previous cluster.
-    order = np.lexsort((pid, -o, i))
-    parents = pid[order]
-    parent_offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(i, minlength=n), out=parent_offsets[1:])
-    children = np.bincount(j, minlength=len(prev))
-
+@njit(cache=True)
+def _match(
+    prev_ids: np.ndarray, prev_members: np.ndarray, prev_offsets: np.ndarray, members: np.ndarray,
+    offsets: np.ndarray, label: np.ndarray, next_id: int, min_share: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The whole rule in one pass (see module doc); ``label`` is a zeroed scratch indexed by account id,
+    restored on exit. Sort keys pack (overlap, id rank, cluster rank) in 21 bits each."""
+    n_prev, n = prev_offsets.shape[0] - 1, offsets.shape[0] - 1
+    for j in range(n_prev):
+        for p in range(prev_offsets[j], prev_offsets[j + 1]):
+            label[prev_members[p]] = j + 1
+    ci = np.empty(members.shape[0], np.int64)
+    cj = np.empty(members.shape[0], np.int64)
+    co = np.empty(members.shape[0], np.int64)
+    k = 0
+    for i in range(n):  # (i, j, shared) candidates; a new cluster's few parents are found by a linear scan
+        first = k
+        for p in range(offsets[i], offsets[i + 1]):
+            j = label[members[p]] - 1
+            if j < 0:
+                continue
+            q = first
+            while q < k and cj[q] != j:
+                q += 1
+            if q < k:
+                co[q] += 1
+            else:
+                ci[k], cj[k], co[k] = i, j, 1
+                k += 1
+    for j in range(n_prev):
+        for p in range(prev_offsets[j], prev_offsets[j + 1]):
+            label[prev_members[p]] = 0
+    ci, cj, co = ci[:k], cj[:k], co[:k]
+    id_rank = np.empty(n_prev, np.int64)
+    id_rank[np.argsort(prev_ids)] = np.arange(n_prev)
+    most = (1 << 21) - 1
     ids = np.full(n, -1, np.int64)
-    taken = np.zeros(len(prev), np.bool_)
-    eligible = o >= min_share * np.minimum(new_sizes[i], prev_sizes[j]) if len(o) else np.zeros(0, np.bool_)
-    for k in np.lexsort((i, pid, -o)).tolist():  # overlap desc, then older id, then new rank
-        if eligible[k] and ids[i[k]] < 0 and not taken[j[k]]:
-            ids[i[k]] = pid[k]
-            taken[j[k]] = True
+    taken = np.zeros(n_prev, np.bool_)
+    for q in np.argsort(((most - co) << 42) | (id_rank[cj] << 21) | ci, kind="mergesort"):
+        i, j = ci[q], cj[q]
+        size_i, size_j = offsets[i + 1] - offsets[i], prev_offsets[j + 1] - prev_offsets[j]
+        if co[q] >= min_share * min(size_i, size_j) and ids[i] < 0 and not taken[j]:
+            ids[i] = prev_ids[j]
+            taken[j] = True
     inherited = ids >= 0
-    fresh = np.flatnonzero(~inherited)
-    ids[fresh] = next_id + np.arange(len(fresh))
-    next_id += len(fresh)
-
-    n_parents = np.diff(parent_offsets)
+    for i in range(n):
+        if ids[i] < 0:
+            ids[i] = next_id
+            next_id += 1
+    order = np.argsort((ci << 42) | ((most - co) << 21) | id_rank[cj], kind="mergesort")
+    parents = prev_ids[cj[order]]
+    parent_offsets = np.zeros(n + 1, np.int64)
+    children = np.zeros(n_prev, np.int64)
+    for q in range(k):
+        parent_offsets[ci[q] + 1] += 1
+        children[cj[q]] += 1
+    parent_offsets = np.cumsum(parent_offsets)
     events = np.full(n, BORN, np.uint8)
-    events[n_parents >= 2] = MERGED
-    single = np.flatnonzero(n_parents == 1)
-    if len(single):
-        only = j[order][parent_offsets[single]]  # the one parent's index in prev
-        split = children[only] >= 2
-        events[single[split]] = SPLIT
-        kept = single[~split & inherited[single]]
-        before = prev_sizes[j[order][parent_offsets[kept]]]
-        events[kept] = np.where(new_sizes[kept] > before, GREW, np.where(new_sizes[kept] < before, SHRANK, STEADY))
-
+    for i in range(n):
+        count = parent_offsets[i + 1] - parent_offsets[i]
+        if count >= 2:
+            events[i] = MERGED
+        elif count == 1:
+            j = cj[order[parent_offsets[i]]]
+            before, now = prev_offsets[j + 1] - prev_offsets[j], offsets[i + 1] - offsets[i]
+            if children[j] >= 2:
+                events[i] = SPLIT
+            elif inherited[i]:
+                events[i] = GREW if now > before else SHRANK if now < before else STEADY
     gone = np.flatnonzero(~taken)
-    ended = prev.ids[gone]
-    # Where each ended cluster went: the new ids it shares accounts with, by (-overlap, id).
-    ended_pos = np.full(len(prev), -1, np.int64)
-    ended_pos[gone] = np.arange(len(gone))
-    sel = np.flatnonzero(ended_pos[j] >= 0) if len(j) else np.empty(0, np.int64)
-    e, new_id = ended_pos[j[sel]], ids[i[sel]]
-    go = np.lexsort((new_id, -o[sel], e))
-    into_offsets = np.zeros(len(gone) + 1, np.int64)
-    np.cumsum(np.bincount(e, minlength=len(gone)), out=into_offsets[1:])
-    return Match(ids, events, parents, parent_offsets, ended, new_id[go], into_offsets, next_id)
+    ended_at = np.full(n_prev, -1, np.int64)
+    ended_at[gone] = np.arange(gone.shape[0])
+    new_rank = np.empty(n, np.int64)
+    new_rank[np.argsort(ids)] = np.arange(n)
+    sel = np.flatnonzero(ended_at[cj] >= 0)
+    go = sel[np.argsort((ended_at[cj[sel]] << 42) | ((most - co[sel]) << 21) | new_rank[ci[sel]], kind="mergesort")]
+    into_offsets = np.zeros(gone.shape[0] + 1, np.int64)
+    for q in sel:
+        into_offsets[ended_at[cj[q]] + 1] += 1
+    return ids, events, parents, parent_offsets, prev_ids[gone], ids[ci[go]], np.cumsum(into_offsets), next_id
+
+
+_LIMIT = 1 << 21
+
+
+def match(
+    prev: Clusters, members: I32, offsets: I64, next_id: int, min_share: float = 0.5,
+    label: npt.NDArray[np.int64] | None = None,
+) -> Match:
+    """The lineage of the new window's clusters ``members``/``offsets`` against ``prev`` (see module doc).
+    ``next_id``: the first fresh id. ``label``: a zeroed scratch longer than the largest member id (reused
+    across calls to save an allocation; restored on exit). Raises ``ValueError`` past 2^21 clusters or members
+    per cluster (the packed sort keys). O(M + P log P) for M members of both windows and P overlapping pairs."""
+    if len(offsets) > _LIMIT or len(prev.offsets) > _LIMIT or int(np.diff(offsets).max(initial=0)) >= _LIMIT:
+        raise ValueError("lineage: more than 2^21 clusters, or members in a cluster, in one window")
+    top = max(int(members.max(initial=-1)), int(prev.members.max(initial=-1))) + 1
+    if label is None or len(label) < top:
+        label = np.zeros(top, np.int64)
+    ids, events, parents, parent_offsets, ended, into, into_offsets, next_id = _match(
+        prev.ids, prev.members, prev.offsets, members, offsets, label, next_id, min_share)
+    return Match(ids, events, parents, parent_offsets, ended, into, into_offsets, int(next_id))

@@ -22,22 +22,44 @@ TRENDS = {1: "growing", 0: "steady", -1: "receding"}
 
 
 def slope(values: Sequence[float]) -> float:
-    """Least-squares slope of ``values`` against 0, 1, 2, … (0 for fewer than two). O(n)."""
+    """Least-squares slope of ``values`` against 0, 1, 2, … (0 for fewer than two). O(n), plain Python: the
+    series are a handful of numbers, where numpy's per-call overhead is 20× the arithmetic."""
     n = len(values)
     if n < 2:
         return 0.0
-    x = np.arange(n, dtype=np.float64)
-    y = np.asarray(values, np.float64)
-    xc = x - x.mean()
-    return float((xc * (y - y.mean())).sum() / (xc * xc).sum())
+    sx, sxx = n * (n - 1) / 2, (n - 1) * n * (2 * n - 1) / 6
+    sy = float(sum(values))
+    sxy = float(sum(x * y for x, y in enumerate(values)))
+    return (n * sxy - sx * sy) / (n * sxx - sx * sx)
 
 
 def trend(values: Sequence[float], band: float = 0.05) -> int:
     """+1 growing, 0 steady, -1 receding (see module doc). O(n)."""
     if len(values) < 2:
         return 0
-    s, limit = slope(values), band * max(float(np.mean(values)), 1.0)
+    s, limit = slope(values), band * max(sum(values) / len(values), 1.0)
     return 1 if s > limit else -1 if s < -limit else 0
+
+
+def momentum(series: Sequence[Sequence[float]], band: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`slope` and :func:`trend` of many short series at once (one row per cluster of a window), in a
+    fixed number of numpy operations: O(total length) with no numpy call per series."""
+    n = len(series)
+    if not n:
+        return np.zeros(0, np.float64), np.zeros(0, np.int8)
+    width = max(len(s) for s in series)
+    y = np.array([(*(0.0,) * (width - len(s)), *s) for s in series], np.float64).reshape(n, width)
+    lengths = np.fromiter((len(s) for s in series), np.int64, n)
+    x = np.arange(width, dtype=np.float64)[None, :] - (width - lengths)[:, None]  # 0 … L-1, right-aligned
+    valid = x >= 0
+    x = np.where(valid, x, 0.0)
+    sx, sxx = (lengths - 1) * lengths / 2, (lengths - 1) * lengths * (2 * lengths - 1) / 6
+    sy, sxy = y.sum(axis=1), (x * y).sum(axis=1)
+    den = lengths * sxx - sx * sx
+    slopes = np.where(lengths >= 2, (lengths * sxy - sx * sy) / np.where(den > 0, den, 1.0), 0.0)
+    limit = band * np.maximum(sy / lengths, 1.0)
+    trends = np.where(lengths < 2, 0, np.where(slopes > limit, 1, np.where(slopes < -limit, -1, 0)))
+    return slopes, trends.astype(np.int8)
 
 
 def adjacency(pairs: Sequence[tuple[int, int]] | np.ndarray) -> dict[int, set[int]]:

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from networkpulse.analytics.brokers import cuts, graph, positions
 from networkpulse.analytics.lineage import Clusters, Match, match
-from networkpulse.analytics.momentum import slope, trend
+from networkpulse.analytics.momentum import momentum
 from networkpulse.engine.types import Window
 
 I64 = npt.NDArray[np.int64]
@@ -113,37 +113,68 @@ def annotate(
     Per window: O(M log M) lineage for its M listed members, O(Q log Q) for its Q cluster pairs (articulation
     points and bridges in one O(V + E) search), O(clusters × momentum_windows) momentum.
     """
-    out = []
+    brokers = _brokers([w for w in windows if w.pairs is not None])
+    lineages, activities, series = [], [], []
+    top = max([int(w.members.max(initial=-1)) for w in windows] + [int(state.clusters.members.max(initial=-1))])
+    label = np.zeros(top + 1, np.int64)  # match's scratch, shared by the batch
     for w in windows:
         prev = state.clusters
         last = state.last_end_ms
         if config.step_ms is not None and last is not None and w.end_ms - last > config.step_ms:
             # Windows without events were skipped: every previous cluster died in the gap, into nothing.
-            fresh = match(Clusters.empty(), w.members, w.offsets, state.next_id, config.min_share)
+            fresh = match(Clusters.empty(), w.members, w.offsets, state.next_id, config.min_share, label)
             lineage = Match(fresh.ids, fresh.events, fresh.parents, fresh.parent_offsets, prev.ids,
                             np.empty(0, np.int64), np.zeros(len(prev.ids) + 1, np.int64), fresh.next_id)
         else:
-            lineage = match(prev, w.members, w.offsets, state.next_id, config.min_share)
-        n = w.n_clusters
-        extra: dict[str, np.ndarray] = {}
-        if w.pairs is not None and w.pair_offsets is not None and w.pair_panes is not None:
-            edges = positions(w.members, w.offsets, w.pairs, w.pair_offsets)
-            c = cuts(graph(w.offsets, edges))
-            owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(w.pair_offsets))
-            activity = np.bincount(owner, weights=w.pair_panes, minlength=n).astype(np.int64)
-            extra = {"edges": edges, "edge_offsets": w.pair_offsets, "edge_panes": w.pair_panes,
-                     "articulation": c.articulation, "bridges": c.bridges, "bridge_offsets": c.bridge_offsets}
-        else:
-            activity = np.diff(w.offsets).astype(np.int64)
-        keep = config.momentum_windows
-        history: dict[int, tuple[int, ...]] = {}
-        slopes = np.zeros(n, np.float64)
-        trends = np.zeros(n, np.int8)
-        for r, (cid, a) in enumerate(zip(lineage.ids.tolist(), activity.tolist(), strict=True)):
-            series = (*state.history.get(cid, ()), a)[-keep:]
-            history[cid] = series
-            slopes[r] = slope(series)
-            trends[r] = trend(series, config.trend_band)
-        out.append(WindowAnalytics(w.start_ms, w.end_ms, lineage, activity, slopes, trends, **extra))
+            lineage = match(prev, w.members, w.offsets, state.next_id, config.min_share, label)
+        extra = brokers.get(id(w))
+        activity = extra.pop("activity") if extra else np.diff(w.offsets).astype(np.int64)
+        keep, past = config.momentum_windows, state.history
+        history = {cid: (*past.get(cid, ()), a)[-keep:]
+                   for cid, a in zip(lineage.ids.tolist(), activity.tolist(), strict=True)}
+        lineages.append(lineage)
+        activities.append(activity)
+        series += history.values()
         state = AnalyticsState(Clusters(lineage.ids, w.members, w.offsets), lineage.next_id, history, w.end_ms)
+    # Momentum of every cluster of the batch in one vectorised call (numpy per window cost more than the math).
+    slopes, trends = momentum(series, config.trend_band)
+    out, at = [], 0
+    for w, lineage, activity in zip(windows, lineages, activities, strict=True):
+        n = w.n_clusters
+        out.append(WindowAnalytics(w.start_ms, w.end_ms, lineage, activity, slopes[at : at + n], trends[at : at + n],
+                                   **brokers.get(id(w), {})))
+        at += n
     return state, out
+
+
+def _brokers(windows: Sequence[Window]) -> dict[int, dict[str, np.ndarray]]:
+    """Pair positions, activity, articulation points and bridges of every cluster of ``windows`` (all with
+    pairs), computed over the whole batch at once — clusters of different windows are just more components —
+    then sliced per window (keyed by ``id(window)``). O(M + Q log Q) for the batch's members and pairs."""
+    if not windows:
+        return {}
+    n_members = np.array([len(w.members) for w in windows], np.int64)
+    n_clusters = np.array([w.n_clusters for w in windows], np.int64)
+    n_pairs = np.array([len(w.pairs) for w in windows if w.pairs is not None], np.int64)
+    m0 = np.r_[0, np.cumsum(n_members)]
+    c0 = np.r_[0, np.cumsum(n_clusters)]
+    p0 = np.r_[0, np.cumsum(n_pairs)]
+    members = np.concatenate([w.members for w in windows])
+    offsets = np.r_[np.concatenate([w.offsets[:-1] + m0[k] for k, w in enumerate(windows)]), m0[-1]]
+    pairs = np.concatenate([w.pairs for w in windows if w.pairs is not None]).reshape(-1, 2)
+    pair_offsets = np.r_[np.concatenate([w.pair_offsets[:-1] + p0[k] for k, w in enumerate(windows)
+                                         if w.pair_offsets is not None]), p0[-1]]
+    panes = np.concatenate([w.pair_panes for w in windows if w.pair_panes is not None])
+    edges = positions(members, offsets.astype(np.int64), pairs, pair_offsets.astype(np.int64))
+    c = cuts(graph(offsets.astype(np.int64), edges))
+    owner = np.repeat(np.arange(int(c0[-1]), dtype=np.int64), np.diff(pair_offsets))
+    activity = np.bincount(owner, weights=panes, minlength=int(c0[-1])).astype(np.int64)
+    out = {}
+    for k, w in enumerate(windows):
+        b0, b1 = c.bridge_offsets[c0[k]], c.bridge_offsets[c0[k + 1]]
+        out[id(w)] = {
+            "edges": edges[p0[k] : p0[k + 1]] - m0[k], "edge_offsets": w.pair_offsets, "edge_panes": w.pair_panes,
+            "articulation": c.articulation[m0[k] : m0[k + 1]], "bridges": c.bridges[b0:b1] - m0[k],
+            "bridge_offsets": c.bridge_offsets[c0[k] : c0[k + 1] + 1] - b0, "activity": activity[c0[k] : c0[k + 1]],
+        }
+    return out
