@@ -12,8 +12,7 @@ in — makes a cluster's life one index range scan.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +26,7 @@ from networkpulse.analytics.recommend import recommend
 from networkpulse.engine.types import Window
 from networkpulse.errors import PulseError
 from networkpulse.store.codec import WINDOW_COLUMNS, Json, StoredClusters, window_summary
+from networkpulse.store.reads import ReadModel
 
 ENDED = 255  # the lives.event code of the window a cluster ended in
 _FIELDS = (
@@ -196,21 +196,9 @@ class Annotated:
         return g.degree, betweenness(g, 0)
 
 
-class LivesReads:
-    """The read methods over clusters' lives, shared by both stores. A backend provides ``_snapshot()`` (one
-    read transaction), ``_rows(con, sql, params)`` (``?`` placeholders; bytes for blobs), ``_accounts(con,
-    login)`` (the account ids of a login, case-insensitively) and ``_logins(con, member arrays)``."""
-
-    _snapshot: Callable[..., AbstractContextManager[Any]]
-
-    def _rows(self, con: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _accounts(self, con: Any, login: str) -> list[int]:
-        raise NotImplementedError
-
-    def _logins(self, con: Any, member_arrays: list[npt.NDArray[np.int32]]) -> dict[int, str]:
-        raise NotImplementedError
+class LivesReads(ReadModel):
+    """The read methods over clusters' lives, shared by both stores, on the hooks of
+    :class:`~networkpulse.store.reads.ReadModel`."""
 
     # -- helpers -------------------------------------------------------------------------------------------
 

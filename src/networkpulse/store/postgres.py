@@ -47,22 +47,17 @@ from networkpulse.analytics import WindowAnalytics
 from networkpulse.engine.types import Window
 from networkpulse.errors import MissingExtraError, StoreBusyError, StoreError
 from networkpulse.store import lives
-from networkpulse.store.base import Checkpoint, InputPosition
+from networkpulse.store.base import Checkpoint
 from networkpulse.store.codec import (
     STATS_DEFAULTS,
     WINDOW_COLUMNS,
     Json,
     LoginCache,
-    StoredClusters,
-    cluster_json,
     decode_arrays,
     encode_arrays,
     encode_batch,
-    history_entries,
     plain_json,
     stats_json,
-    window_details,
-    window_summary,
 )
 
 try:
@@ -82,7 +77,6 @@ _CONNECT_TIMEOUT_S = 10  # unless the URL says otherwise: a wrong host must not 
 # Server-side TCP keepalives of the writer's session (seconds): a writer whose host vanished without closing its
 # connection releases the store's lock after idle + interval × count = 25 s instead of the kernel's 2 h.
 _KEEPALIVE = {"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"}
-_NO_UPPER_ID = 2**63 - 1
 _WINDOW_TYPES = ["int8"] * 10 + ["int4", "bool"]  # WINDOW_COLUMNS
 _CLUSTER_TYPES = ["int8", "bytea", "bytea", "bytea"]
 # One membership row of a binary COPY: field count, then (length, value) per column, big-endian, no padding.
@@ -656,102 +650,6 @@ class PostgresStore(lives.LivesReads):
             return None
         return Checkpoint(row[0], row[1], decode_arrays(row[2]))
 
-    def inputs(self) -> dict[str, InputPosition]:
-        """How far every source was consumed (see :class:`~networkpulse.store.base.Checkpoint`). O(sources)."""
-        with self._snapshot() as con:
-            rows = con.execute("SELECT source, line, done, size, mtime_ns FROM inputs").fetchall()
-        return {source: InputPosition(line, done, size, mtime) for source, line, done, size, mtime in rows}
-
-    def logins(self) -> list[str]:
-        """Every account's login, in account-id order. O(A)."""
-        with self._snapshot() as con:
-            return [login for (login,) in con.execute("SELECT login FROM accounts ORDER BY id")]
-
-    def max_window_id(self) -> int | None:
-        """Newest window id, or None if empty. O(log n): one index descent, no transaction (polled often)."""
-        with self._snapshot(atomic=False) as con:
-            row = con.execute("SELECT max(id) FROM windows").fetchone()
-        return row[0] if row else None
-
-    def windows(self, *, limit: int = 50, before: int | None = None) -> list[Json]:
-        """``WindowSummary`` list, newest first, ids < ``before``. O(log n + limit)."""
-        with self._snapshot(atomic=False) as con:
-            rows = con.execute(
-                f"SELECT {WINDOW_COLUMNS} FROM windows WHERE id < %s ORDER BY id DESC LIMIT %s",
-                (_NO_UPPER_ID if before is None else before, max(0, limit)),
-            ).fetchall()
-        return [window_summary(r) for r in rows]
-
-    def window(self, window_id: int, *, max_clusters: int = 50) -> Json | None:
-        """``WindowDetail`` of one window, or None. O(log n + members of its first ``max_clusters``)."""
-        with self._snapshot() as con:
-            rows = con.execute(f"SELECT {WINDOW_COLUMNS} FROM windows WHERE id = %s", (window_id,)).fetchall()
-            details = self._details(con, rows, max_clusters)
-        return details[0] if details else None
-
-    def latest(self, *, max_clusters: int = 50) -> Json | None:
-        """``WindowDetail`` of the newest window, or None if the store is empty."""
-        with self._snapshot() as con:
-            rows = con.execute(f"SELECT {WINDOW_COLUMNS} FROM windows ORDER BY id DESC LIMIT 1").fetchall()
-            details = self._details(con, rows, max_clusters)
-        return details[0] if details else None
-
-    def windows_after(self, window_id: int, *, limit: int = 100, max_clusters: int = 20) -> list[Json]:
-        """``WindowDetail`` list of windows with id > ``window_id``, ascending (live-feed catch-up).
-
-        Three queries whatever ``limit``: windows, their clusters, their logins.
-        """
-        with self._snapshot() as con:
-            rows = con.execute(
-                f"SELECT {WINDOW_COLUMNS} FROM windows WHERE id > %s ORDER BY id LIMIT %s",
-                (window_id, max(0, limit)),
-            ).fetchall()
-            return self._details(con, rows, max_clusters)
-
-    def cluster(self, window_id: int, rank: int) -> Json | None:
-        """``ClusterDetail``, or None if that window or rank is not stored. O(log n + size)."""
-        with self._snapshot() as con:
-            w = con.execute(f"SELECT {WINDOW_COLUMNS} FROM windows WHERE id = %s", (window_id,)).fetchone()
-            row = con.execute(
-                "SELECT sizes, members, edges FROM clusters WHERE window_id = %s", (window_id,), binary=True
-            ).fetchone()
-            if w is None or row is None:
-                return None
-            stored = StoredClusters.decode(*row)
-            if not 0 <= rank < len(stored):
-                return None
-            members, edges = stored.cluster(rank)
-            login_of = self._logins(con, [members])
-        return {**cluster_json(rank, members, edges, login_of), "window": window_summary(w)}
-
-    def login_history(self, login: str, *, limit: int = 100) -> list[Json]:
-        """``HistoryEntry`` list for ``login`` (case-insensitive: ASCII letters, as SQLite's NOCASE), newest
-        first; [] if never in a cluster.
-
-        One backward index range scan per account matching the login (normally one). O(log n + limit × cluster
-        size).
-        """
-        limit = max(0, limit)
-        with self._snapshot() as con:
-            accounts = [
-                a
-                for (a,) in con.execute(
-                    'SELECT id FROM accounts WHERE lower(login COLLATE "C") = lower(%s::text COLLATE "C")', (login,)
-                )
-            ]
-            hits: list[tuple[Any, ...]] = []
-            for account in accounts:
-                hits += con.execute(
-                    "SELECT m.window_id, m.account_id, w.start_ms, w.end_ms, m.rank, c.sizes, c.members, c.edges "
-                    "FROM membership m JOIN windows w ON w.id = m.window_id "
-                    "JOIN clusters c ON c.window_id = m.window_id "
-                    "WHERE m.account_id = %s ORDER BY m.window_id DESC LIMIT %s",
-                    (account, limit),
-                    binary=True,
-                ).fetchall()
-            hits = sorted(hits, reverse=True)[:limit] if len(accounts) > 1 else hits
-            return history_entries(hits, lambda arrays: self._logins(con, arrays))
-
     def stats(self) -> Json:
         """``Stats``: the last stored pipeline stats (zeros before any write); ``windows`` is the number stored,
         kept by the writer in the same transaction."""
@@ -763,20 +661,9 @@ class PostgresStore(lives.LivesReads):
         return con.execute(query.replace("?", "%s").encode(), params, binary=True).fetchall()
 
     def _accounts(self, con: psycopg.Connection[Any], login: str) -> list[int]:
+        """Case-insensitive in ASCII letters, as SQLite's NOCASE: both stores find the same accounts."""
         return [a for (a,) in con.execute(
             'SELECT id FROM accounts WHERE lower(login COLLATE "C") = lower(%s::text COLLATE "C")', (login,))]
-
-    def _details(self, con: psycopg.Connection[Any], rows: list[Any], max_clusters: int) -> list[Json]:
-        """``WindowDetail`` for window rows with consecutive ids: one clusters query, one logins query."""
-        if not rows:
-            return []
-        ids = [r[0] for r in rows]
-        clusters = con.execute(
-            "SELECT window_id, sizes, members, edges FROM clusters WHERE window_id BETWEEN %s AND %s",
-            (min(ids), max(ids)),
-            binary=True,
-        ).fetchall()
-        return window_details(rows, clusters, max_clusters, lambda arrays: self._logins(con, arrays))
 
     def _logins(self, con: psycopg.Connection[Any], member_arrays: list[npt.NDArray[np.int32]]) -> dict[int, str]:
         """Logins of every account in ``member_arrays``, from the cache or one query. O(unique members)."""

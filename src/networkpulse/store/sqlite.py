@@ -35,28 +35,22 @@ from networkpulse.analytics import WindowAnalytics
 from networkpulse.engine.types import Window
 from networkpulse.errors import ConfigError, StoreBusyError, StoreError
 from networkpulse.store import lives
-from networkpulse.store.base import Checkpoint, InputPosition
+from networkpulse.store.base import Checkpoint
 from networkpulse.store.codec import (
     STATS_DEFAULTS,
     WINDOW_COLUMNS,
     Json,
     LoginCache,
-    StoredClusters,
-    cluster_json,
     decode_arrays,
     encode_arrays,
     encode_batch,
-    history_entries,
     plain_json,
     stats_json,
-    window_details,
-    window_summary,
 )
 
 SCHEMA_VERSION = 4
 APPLICATION_ID = 0x4E50554C  # "NPUL": tells our files apart from any other SQLite database
 _BUSY_TIMEOUT_S = 10.0
-_NO_UPPER_ID = 2**63 - 1
 _NOT_OURS = "a SQLite database, but not a networkpulse store; use another file"
 
 
@@ -460,17 +454,6 @@ class SQLiteStore(lives.LivesReads):
             return None
         return Checkpoint(json.loads(row[0]), json.loads(row[1]), decode_arrays(row[2]))
 
-    def inputs(self) -> dict[str, InputPosition]:
-        """How far every source was consumed (see :class:`~networkpulse.store.base.Checkpoint`). O(sources)."""
-        with self._snapshot() as con:
-            rows = con.execute("SELECT source, line, done, size, mtime_ns FROM inputs").fetchall()
-        return {source: InputPosition(line, bool(done), size, mtime) for source, line, done, size, mtime in rows}
-
-    def logins(self) -> list[str]:
-        """Every account's login, in account-id order. O(A)."""
-        with self._snapshot() as con:
-            return [login for (login,) in con.execute("SELECT login FROM accounts ORDER BY id")]
-
     def start_over(self) -> None:
         """Delete every window, checkpoint and stat in one transaction; accounts stay (ids keep their meaning
         for readers that cache them), window ids keep growing (a live client's resume id stays meaningful)."""
@@ -491,85 +474,6 @@ class SQLiteStore(lives.LivesReads):
 
     # -- read model (shapes of docs/api.md) ----------------------------------------------------------------
 
-    def max_window_id(self) -> int | None:
-        """Newest window id, or None if empty. O(log n): one b-tree descent, no transaction (polled often)."""
-        with self._snapshot(atomic=False) as con:
-            wid: int | None = con.execute("SELECT max(id) FROM windows").fetchone()[0]
-            return wid
-
-    def windows(self, *, limit: int = 50, before: int | None = None) -> list[Json]:
-        """``WindowSummary`` list, newest first, ids < ``before``. O(log n + limit)."""
-        with self._snapshot(atomic=False) as con:
-            rows = con.execute(
-                f"SELECT {WINDOW_COLUMNS} FROM windows WHERE id < ? ORDER BY id DESC LIMIT ?",
-                (_NO_UPPER_ID if before is None else before, max(0, limit)),
-            ).fetchall()
-        return [window_summary(r) for r in rows]
-
-    def window(self, window_id: int, *, max_clusters: int = 50) -> Json | None:
-        """``WindowDetail`` of one window, or None. O(log n + members of its first ``max_clusters``)."""
-        with self._snapshot() as con:
-            rows = con.execute(f"SELECT {WINDOW_COLUMNS} FROM windows WHERE id = ?", (window_id,)).fetchall()
-            details = self._details(con, rows, max_clusters)
-        return details[0] if details else None
-
-    def latest(self, *, max_clusters: int = 50) -> Json | None:
-        """``WindowDetail`` of the newest window, or None if the store is empty."""
-        with self._snapshot() as con:
-            rows = con.execute(f"SELECT {WINDOW_COLUMNS} FROM windows ORDER BY id DESC LIMIT 1").fetchall()
-            details = self._details(con, rows, max_clusters)
-        return details[0] if details else None
-
-    def windows_after(self, window_id: int, *, limit: int = 100, max_clusters: int = 20) -> list[Json]:
-        """``WindowDetail`` list of windows with id > ``window_id``, ascending (live-feed catch-up).
-
-        Three queries whatever ``limit``: windows, their clusters, their logins.
-        """
-        with self._snapshot() as con:
-            rows = con.execute(
-                f"SELECT {WINDOW_COLUMNS} FROM windows WHERE id > ? ORDER BY id LIMIT ?",
-                (window_id, max(0, limit)),
-            ).fetchall()
-            return self._details(con, rows, max_clusters)
-
-    def cluster(self, window_id: int, rank: int) -> Json | None:
-        """``ClusterDetail``, or None if that window or rank is not stored. O(log n + size)."""
-        with self._snapshot() as con:
-            w = con.execute(f"SELECT {WINDOW_COLUMNS} FROM windows WHERE id = ?", (window_id,)).fetchone()
-            row = con.execute(
-                "SELECT sizes, members, edges FROM clusters WHERE window_id = ?", (window_id,)
-            ).fetchone()
-            if w is None or row is None:
-                return None
-            stored = StoredClusters.decode(*row)
-            if not 0 <= rank < len(stored):
-                return None
-            members, edges = stored.cluster(rank)
-            login_of = self._logins(con, [members])
-        return {**cluster_json(rank, members, edges, login_of), "window": window_summary(w)}
-
-    def login_history(self, login: str, *, limit: int = 100) -> list[Json]:
-        """``HistoryEntry`` list for ``login`` (case-insensitive), newest first; [] if never in a cluster.
-
-        One index range scan per account matching the login (normally one). O(log n + limit × cluster size).
-        """
-        limit = max(0, limit)
-        with self._snapshot() as con:
-            accounts = [
-                a for (a,) in con.execute("SELECT id FROM accounts WHERE login = ? COLLATE NOCASE", (login,))
-            ]
-            hits: list[tuple[Any, ...]] = []
-            for account in accounts:
-                hits += con.execute(
-                    "SELECT m.window_id, m.account_id, w.start_ms, w.end_ms, m.rank, c.sizes, c.members, c.edges "
-                    "FROM membership m JOIN windows w ON w.id = m.window_id "
-                    "JOIN clusters c ON c.window_id = m.window_id "
-                    "WHERE m.account_id = ? ORDER BY m.window_id DESC LIMIT ?",
-                    (account, limit),
-                ).fetchall()
-            hits = sorted(hits, reverse=True)[:limit] if len(accounts) > 1 else hits
-            return history_entries(hits, lambda arrays: self._logins(con, arrays))
-
     def stats(self) -> Json:
         """``Stats``: the last stored pipeline stats (zeros before any write); ``windows`` is the number stored,
         kept by the writer in the same transaction (``count(*)`` would scan the table on every poll)."""
@@ -582,17 +486,6 @@ class SQLiteStore(lives.LivesReads):
 
     def _accounts(self, con: sqlite3.Connection, login: str) -> list[int]:
         return [a for (a,) in con.execute("SELECT id FROM accounts WHERE login = ? COLLATE NOCASE", (login,))]
-
-    def _details(self, con: sqlite3.Connection, rows: list[Any], max_clusters: int) -> list[Json]:
-        """``WindowDetail`` for window rows with consecutive ids: one clusters query, one logins query."""
-        if not rows:
-            return []
-        ids = [r[0] for r in rows]
-        clusters = con.execute(
-            "SELECT window_id, sizes, members, edges FROM clusters WHERE window_id BETWEEN ? AND ?",
-            (min(ids), max(ids)),
-        ).fetchall()
-        return window_details(rows, clusters, max_clusters, lambda arrays: self._logins(con, arrays))
 
     def _logins(self, con: sqlite3.Connection, member_arrays: list[npt.NDArray[np.int32]]) -> dict[int, str]:
         """Logins of every account in ``member_arrays``, from the cache or one query. O(unique members)."""
