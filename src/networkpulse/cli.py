@@ -308,6 +308,13 @@ def _serving_metrics(pipeline: Any, port: int | None, host: str) -> Iterator[Non
         server.close()
 
 
+def _echo_report(report: Any) -> None:
+    """The input report's summary line and its first ten skipped lines (``file:line: reason``), on stderr."""
+    click.echo(report.summary(), err=True)
+    for message in report.messages[:10]:
+        click.echo(f"  skipped {message}", err=True)
+
+
 def _summary(settings: Settings, result: Any) -> None:
     p = result.progress
     if p.resumed:
@@ -323,9 +330,7 @@ def _summary(settings: Settings, result: Any) -> None:
     if result.interrupted:
         click.echo("stopped early by a signal: everything above is committed; run the same command to continue",
                    err=True)
-    click.echo(result.report.summary(), err=True)
-    for message in result.report.messages[:10]:
-        click.echo(f"  skipped {message}", err=True)
+    _echo_report(result.report)
     late = result.late
     if late.count:
         share = late.count / p.events if p.events else 1.0

@@ -16,6 +16,7 @@ import click
 from networkpulse.cli import (
     EXIT_INTERRUPTED,
     EXIT_SKIPPED,
+    _echo_report,
     _env,
     _pace,
     _shown,
@@ -88,9 +89,7 @@ def firehose(sources: tuple[str, ...], to: str, producers: int, speed: str | Non
     click.echo(f"{result.produced:,} events produced to {to} in {result.elapsed_s:.2f} s "
                f"({result.events_per_s:,.0f} events/s) by {min(producers, len(config.sources))} producer(s), "
                f"{result.loops} loop(s) at {pace}; skipped {report.skipped}", err=True)
-    click.echo(report.summary(), err=True)
-    for message in report.messages[:10]:
-        click.echo(f"  skipped {message}", err=True)
+    _echo_report(report)
     if result.interrupted:
         click.echo("stopped early by a signal: everything counted above was delivered", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -298,9 +297,7 @@ def stack(sources: tuple[str, ...], bus_url: str, store_url: str, workers: int, 
     click.echo(f"{result.windows} windows stored in {_shown(store_url)} · {result.firehose.produced:,} events in "
                f"{result.elapsed_s:.2f} s ({result.firehose.produced / max(result.elapsed_s, 1e-9):,.0f} events/s) "
                f"through {workers} worker(s) per stage · late {late}", err=True)
-    click.echo(report.summary(), err=True)
-    for message in report.messages[:10]:
-        click.echo(f"  skipped {message}", err=True)
+    _echo_report(report)
     if result.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     if report.skipped or late:

@@ -15,7 +15,7 @@ import pytest
 
 from networkpulse.cli_exports import exportable, write_graph
 from networkpulse.notebook import cluster_graph, connect
-from tests.api.helpers import jsonl, pulse, pulse_executable
+from tests.api.helpers import PULSE, jsonl, pulse
 
 READERS: dict[str, Callable[[Path], nx.Graph]] = {"gexf": nx.read_gexf, "graphml": nx.read_graphml}
 
@@ -119,7 +119,7 @@ def test_parquet_reads_back_to_the_same_rows_as_jsonl(store_2015: str, tmp_path:
 
 def test_parquet_to_a_pipe(store_2015: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
-    done = subprocess.run([pulse_executable(), "export", "windows", "--store", store_2015, "--format", "parquet"],
+    done = subprocess.run([PULSE, "export", "windows", "--store", store_2015, "--format", "parquet"],
                           capture_output=True, stdin=subprocess.DEVNULL, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     path = tmp_path / "piped.parquet"

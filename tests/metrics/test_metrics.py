@@ -29,7 +29,7 @@ from networkpulse.serve.reader import StoreReader
 from networkpulse.settings import Settings
 from networkpulse.store import open_store
 from tests.api.conftest import real_store, store_2015  # noqa: F401  (fixtures shared with the api tests)
-from tests.api.helpers import HOUR_2015, pulse_executable
+from tests.api.helpers import HOUR_2015, PULSE
 from tests.serve.helpers import LiveServer
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -243,7 +243,7 @@ def test_names_follow_prometheus_conventions(messy: tuple[str, RunResult, str, i
 
 def _start(*args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
-    return subprocess.Popen([pulse_executable(), *args], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+    return subprocess.Popen([PULSE, *args], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL, text=True)
 
 
@@ -321,12 +321,12 @@ def test_metrics_port_flag_errors(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = str(taken.getsockname()[1])
-        busy = subprocess.run([pulse_executable(), "run", str(HOUR_2015), "--store", f"sqlite:///{tmp_path / 'b.db'}",
+        busy = subprocess.run([PULSE, "run", str(HOUR_2015), "--store", f"sqlite:///{tmp_path / 'b.db'}",
                                "--metrics-port", port], env=env, capture_output=True, text=True, timeout=120)
     assert busy.returncode == 1 and f"--metrics-port {port}: cannot listen" in busy.stderr
     assert "Traceback" not in busy.stderr and not (tmp_path / "b.db").exists()
-    bad = subprocess.run([pulse_executable(), "run", "--metrics-port", "99999"], env=env, capture_output=True,
+    bad = subprocess.run([PULSE, "run", "--metrics-port", "99999"], env=env, capture_output=True,
                          text=True, timeout=120)
     assert bad.returncode == 2 and "--metrics-port" in bad.stderr
-    helped = subprocess.run([pulse_executable(), "run", "--help"], env=env, capture_output=True, text=True, timeout=60)
+    helped = subprocess.run([PULSE, "run", "--help"], env=env, capture_output=True, text=True, timeout=60)
     assert "PULSE_METRICS_PORT" in helped.stdout and "--metrics-host" in helped.stdout

@@ -20,7 +20,11 @@ from networkpulse.errors import StoreError
 from networkpulse.store import open_store
 from tests.test_cli import DATA, HOUR_2015, PULSE, pulse
 
-__all__ = ["DATA", "HOUR_2015", "day_folder", "kill_at_random_points", "pulse", "start", "stored", "windows_of"]
+__all__ = ["DATA", "HOUR_2015", "WINDOW", "day_folder", "kill_at_random_points", "pulse", "start", "stored",
+           "windows_of"]
+
+#: The window flags of every reliability test run.
+WINDOW = ("--window", "10m", "--slide", "1m")
 
 
 def start(*args: object) -> subprocess.Popen[str]:

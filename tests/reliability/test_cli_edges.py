@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.helpers import HOUR_2015, day_folder, pulse, windows_of
+from tests.reliability.helpers import HOUR_2015, WINDOW, day_folder, pulse, windows_of
 from tests.test_cli import PULSE
-
-WINDOW = ("--window", "10m", "--slide", "1m")
 
 
 @pytest.fixture(scope="module")

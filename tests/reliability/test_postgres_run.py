@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from networkpulse.store import open_store
-from tests.reliability.helpers import DATA, day_folder, kill_at_random_points, pulse, stored, windows_of
+from tests.reliability.helpers import DATA, WINDOW, kill_at_random_points, pulse, stored, windows_of
 from tests.reliability.helpers import start as _start
 
 pytestmark = pytest.mark.postgres
-WINDOW = ("--window", "10m", "--slide", "1m")
 
 
 def windows_via_api(url: str) -> list[tuple[object, ...]]:
@@ -41,20 +40,6 @@ def windows_via_api(url: str) -> list[tuple[object, ...]]:
     finally:
         store.close()
     return sorted(out, key=lambda w: (w[0], w[1]))
-
-
-@pytest.fixture(scope="module")
-def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return day_folder(tmp_path_factory.mktemp("day") / "2015-01-01")
-
-
-@pytest.fixture(scope="module")
-def undisturbed(day: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tuple[object, ...]]:
-    """The day run once into SQLite: the reference every PostgreSQL run must reproduce."""
-    db = tmp_path_factory.mktemp("ref") / "ref.db"
-    result = pulse("run", day, "--store", f"sqlite:///{db}", *WINDOW, "--workers", "2")
-    assert result.returncode == 0 and "late 0" in result.stderr, result.stderr
-    return windows_of(db)
 
 
 @pytest.mark.slow

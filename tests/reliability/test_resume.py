@@ -14,28 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.reliability.helpers import day_folder, kill_at_random_points, pulse, windows_of
+from tests.reliability.helpers import WINDOW, kill_at_random_points, pulse, windows_of
 from tests.reliability.helpers import start as _start
 from tests.test_cli import PULSE
-
-WINDOW = ("--window", "10m", "--slide", "1m")
-
-
-@pytest.fixture(scope="module")
-def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return day_folder(tmp_path_factory.mktemp("day") / "2015-01-01")
-
-
-@pytest.fixture(scope="module")
-def undisturbed(day: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tuple[object, ...]]:
-    db = tmp_path_factory.mktemp("ref") / "ref.db"
-    result = pulse("run", day, "--store", f"sqlite:///{db}", *WINDOW, "--workers", "2")
-    assert result.returncode == 0, result.stderr
-    assert "late 0" in result.stderr
-    windows = windows_of(db)
-    assert len(windows) == 24 * 60 + 9 and sum(w[10] for w in windows) == 10  # the last 10 are provisional
-    return windows
-
 
 
 @pytest.mark.slow

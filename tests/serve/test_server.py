@@ -4,28 +4,17 @@ work, with exit status 1 and one line saying what, where and how to fix; startin
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-
-def _pulse_executable() -> str:
-    beside = Path(sys.executable).with_name("pulse")
-    found = str(beside) if beside.exists() else shutil.which("pulse")
-    if not found:
-        pytest.fail("the `pulse` command is not installed: run bash scripts/setup.sh")
-    return found
-
-
-PULSE = _pulse_executable()
+from tests.test_cli import PULSE
 
 
 def serve(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
