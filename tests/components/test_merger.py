@@ -42,7 +42,7 @@ def _shape(windows: list[Window], logins: list[str]) -> list[tuple[object, ...]]
     out = []
     for w in windows:
         r = window_record(w, logins)
-        bounds = r.offsets.tolist()
+        bounds = r.window.offsets.tolist()
         clusters = sorted(tuple(sorted(r.logins[a:b])) for a, b in itertools.pairwise(bounds))
         out.append((w.start_ms, w.end_ms, w.events, w.interactions, w.vertices, w.edges, w.components, w.largest,
                     w.late_events, tuple(clusters)))

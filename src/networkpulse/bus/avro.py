@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from networkpulse.bus.base import DecodeError
 from networkpulse.components import PaneParts, WindowRecord
+from networkpulse.engine.types import Window
 from networkpulse.errors import MissingExtraError
 from networkpulse.venturi.types import InteractionBatch
 
@@ -343,15 +344,18 @@ def decode_pane_parts(message: bytes) -> PaneParts:
     return parts
 
 
+# The window's scalar fields, in the order of window.avsc.
+_WINDOW_COUNTS = ("start_ms", "end_ms", "events", "interactions", "vertices", "edges", "components", "largest",
+                  "late_events")
+
+
 def encode_window(record: WindowRecord, config: str, totals: dict[str, int]) -> bytes:
     """A :class:`~networkpulse.components.WindowRecord` as one :data:`WINDOW` message, with the window
     ``config`` (JSON text) and the merger's cumulative ``totals``. O(members)."""
-    r = record
+    w = record.window
     return encode(WINDOW, {
-        "start_ms": r.start_ms, "end_ms": r.end_ms, "events": r.events, "interactions": r.interactions,
-        "vertices": r.vertices, "edges": r.edges, "components": r.components, "largest": r.largest,
-        "late_events": r.late_events, "provisional": r.provisional, "logins": r.logins,
-        "offsets": r.offsets.astype("<i8").tobytes(), "tree": r.tree.astype("<i4").tobytes(), "config": config,
+        **{k: getattr(w, k) for k in _WINDOW_COUNTS}, "provisional": record.provisional, "logins": record.logins,
+        "offsets": w.offsets.astype("<i8").tobytes(), "tree": w.tree_edges.astype("<i4").tobytes(), "config": config,
         "totals": totals,
     })
 
@@ -373,6 +377,6 @@ def decode_window(message: bytes) -> tuple[WindowRecord, str, dict[str, int]]:
     if len(tree) and (tree.min() < offsets[owner].min(initial=0) or bool((tree < offsets[owner][:, None]).any())
                       or bool((tree >= offsets[owner + 1][:, None]).any())):
         raise DecodeError("bad_body", "window: a tree edge leaves its cluster")
-    counts = [d[k] for k in ("events", "interactions", "vertices", "edges", "components", "largest", "late_events")]
-    record = WindowRecord(d["start_ms"], d["end_ms"], *counts, d["provisional"], d["logins"], offsets, tree)
-    return record, d["config"], dict(d["totals"])
+    window = Window(**{k: d[k] for k in _WINDOW_COUNTS}, members=np.arange(len(d["logins"]), dtype=np.int32),
+                    offsets=offsets, tree_edges=tree)
+    return WindowRecord(window, d["logins"], d["provisional"]), d["config"], dict(d["totals"])

@@ -46,38 +46,22 @@ _LOW = np.int64(0xFFFFFFFF)
 
 @dataclass(slots=True)
 class WindowRecord:
-    """A window as it travels to the persister: its counts and its listed clusters by login (no ids).
+    """A window as it travels to the persister, accounts by login: ``window`` numbers its listed clusters'
+    members ``0, 1, …`` in order (so its ``tree_edges`` are positions) and ``logins[i]`` names member ``i``."""
 
-    ``logins``: members of cluster after cluster (``offsets`` as in :class:`Window`); ``tree``: spanning-tree
-    edges as ``(n, 2)`` positions into ``logins``, ``size - 1`` rows per cluster in cluster order.
-    """
-
-    start_ms: int
-    end_ms: int
-    events: int
-    interactions: int
-    vertices: int
-    edges: int
-    components: int
-    largest: int
-    late_events: int
-    provisional: bool
+    window: Window
     logins: list[str]
-    offsets: I64
-    tree: I32
+    provisional: bool = False
 
 
 def window_record(window: Window, logins: list[str], provisional: bool = False) -> WindowRecord:
-    """``window`` (engine ids) → a :class:`WindowRecord` naming its members from ``logins``. O(members)."""
+    """``window`` (engine ids named by the table ``logins``) → a :class:`WindowRecord`. O(members)."""
     members = window.members
     position = {vid: i for i, vid in enumerate(members.tolist())}
     # A vertex is in one cluster only, so one dict serves the whole window.
     tree = np.array([position[v] for v in window.tree_edges.reshape(-1).tolist()], np.int32).reshape(-1, 2)
-    return WindowRecord(
-        window.start_ms, window.end_ms, window.events, window.interactions, window.vertices, window.edges,
-        window.components, window.largest, window.late_events, provisional, [logins[v] for v in members.tolist()],
-        window.offsets.astype(np.int64), tree,
-    )
+    local = dataclasses.replace(window, members=np.arange(len(members), dtype=np.int32), tree_edges=tree)
+    return WindowRecord(local, [logins[v] for v in members.tolist()], provisional)
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ end-of-input flush) are stored as provisional, and replaced by the next write, a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -125,20 +126,14 @@ def run_persist(
 
 
 def _window(record: WindowRecord, interner: Interner) -> Window:
-    """A wire window → an engine :class:`Window` in this store's account ids, members sorted inside each
-    cluster (the store's layout). O(members log members)."""
+    """A wire window → the same :class:`Window` in this store's account ids, members sorted inside each cluster
+    (the store's layout). O(members log members)."""
+    w = record.window
     ids = interner.ids(record.logins).astype(np.int64)
-    sizes = np.diff(record.offsets)
-    cluster = np.repeat(np.arange(len(sizes)), sizes)
-    order = np.lexsort((ids, cluster))
-    members = ids[order].astype(np.int32)
-    tree = ids[record.tree.reshape(-1)].astype(np.int32).reshape(-1, 2) if len(record.tree) else \
-        np.empty((0, 2), np.int32)
-    return Window(
-        start_ms=record.start_ms, end_ms=record.end_ms, events=record.events, interactions=record.interactions,
-        vertices=record.vertices, edges=record.edges, components=record.components, largest=record.largest,
-        late_events=record.late_events, members=members, offsets=record.offsets.astype(np.int64), tree_edges=tree,
-    )
+    cluster = np.repeat(np.arange(w.n_clusters), np.diff(w.offsets))
+    members = ids[np.lexsort((ids, cluster))].astype(np.int32)
+    tree = ids[w.tree_edges].astype(np.int32).reshape(-1, 2)
+    return dataclasses.replace(w, members=members, tree_edges=tree)
 
 
 def _stats(totals: dict[str, int]) -> dict[str, object]:
