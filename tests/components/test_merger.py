@@ -142,3 +142,14 @@ def test_an_idle_origin_stops_holding_the_watermark_back() -> None:
     assert merger.watermark_ms(29.0) is None
     closed = merger.tick(30.5)  # 30 s after start it no longer holds the watermark back (origin 0 is live)
     assert len(closed) > 40
+
+
+def test_a_snapshot_in_brief_names_the_watermarks_and_the_closed_time() -> None:
+    merger = Merger(CONFIG, idle_timeout_s=1e9)
+    batches = _batches()
+    for origin, b in enumerate(batches[:2]):
+        merger.add(reduce_panes([b], CONFIG.slide_ms, origin, 2), now_s=0.0)
+    brief = Merger.describe(merger.snapshot())
+    assert brief["origins"] == 2 and brief["watermarks_ms"] == merger.watermarks
+    assert brief["closed_until_ms"] == merger.closed * CONFIG.slide_ms
+    assert (brief["events"], brief["slide_ms"]) == (merger.events, CONFIG.slide_ms)

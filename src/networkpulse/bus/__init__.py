@@ -8,7 +8,7 @@ the ``[kafka]`` extra (confluent-kafka); it is imported only when a ``kafka://``
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from networkpulse.bus.base import (
@@ -23,7 +23,7 @@ from networkpulse.bus.base import (
     Source,
 )
 from networkpulse.bus.memory import MemoryLink, MemorySink, MemorySource
-from networkpulse.bus.relay import RelayStats, relay
+from networkpulse.bus.relay import RelayStats, Step, relay
 from networkpulse.errors import ConfigError
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "open_source",
     "partition_count",
     "relay",
+    "relay_between",
 ]
 
 
@@ -81,6 +82,21 @@ def open_link(source: str, sink: str, *, group: str, worker: str, config: Mappin
     from networkpulse.bus.kafka import KafkaLink
 
     return KafkaLink(src, dst, group, worker, config)
+
+
+def relay_between(
+    source: str, sink: str, decode: Callable[[bytes], Any], step: Step[Any], *, group: str, worker: str,
+    on_ready: Callable[[], None] | None = None, **options: Any,
+) -> RelayStats:
+    """A stage worker's whole life: open the exactly-once link, call ``on_ready()`` (its predecessor fenced, its
+    group joined), :func:`relay` until stopped (``options`` as :func:`relay` takes them), close the link."""
+    link = open_link(source, sink, group=group, worker=worker)
+    try:
+        if on_ready is not None:
+            on_ready()
+        return relay(link, decode, step, **options)
+    finally:
+        link.close()
 
 
 def partition_count(url: str) -> int:

@@ -195,6 +195,22 @@ class Merger:
         state["config"] = np.array([c.size_ms, c.slide_ms, int(c.rolling), c.lateness_ms, c.min_size], np.int64)
         return state
 
+    @staticmethod
+    def describe(state: Mapping[str, np.ndarray]) -> dict[str, object]:
+        """A :meth:`snapshot` in brief, for monitoring: origins and their watermarks, how far windows are
+        closed, the event and interaction totals, the window shape. O(origins)."""
+        size_ms, slide_ms = (int(x) for x in state["config"][:2])
+        origins, closed, events, interactions, _ = state["scalars"].tolist()
+        return {
+            "origins": origins,
+            "watermarks_ms": {int(o): int(t) for o, t in state["watermarks"].tolist()},
+            "closed_until_ms": None if closed == _NONE else closed * slide_ms,
+            "events": events,
+            "interactions": interactions,
+            "window_ms": size_ms,
+            "slide_ms": slide_ms,
+        }
+
     @classmethod
     def restore(cls, config: WindowConfig, state: Mapping[str, np.ndarray], *, idle_timeout_s: float = 60.0,
                 now_s: float = 0.0) -> Merger:

@@ -60,13 +60,8 @@ def run_forest(
             out.append((str(origin).encode(), encode_pane_parts(parts)))
         return out
 
-    link = bus.open_link(source, sink, group=group, worker=worker)
-    try:
-        if on_ready is not None:
-            on_ready()
-        return bus.relay(link, decode_interactions, step, max_batch=max_batch, idle_s=idle_s, stop=stop)
-    finally:
-        link.close()
+    return bus.relay_between(source, sink, decode_interactions, step, group=group, worker=worker, on_ready=on_ready,
+                             max_batch=max_batch, idle_s=idle_s, stop=stop)
 
 
 @dataclass(slots=True)
@@ -191,15 +186,4 @@ def merger_state(sink: str) -> dict[str, object] | None:
     blob = read_last(state_url(sink))
     if blob is None:
         return None
-    arrays = decode_arrays(blob)
-    size_ms, slide_ms = (int(x) for x in arrays["config"][:2])
-    origins, closed, events, interactions, _ = arrays["scalars"].tolist()
-    return {
-        "origins": origins,
-        "watermarks_ms": {int(o): int(t) for o, t in arrays["watermarks"].tolist()},
-        "closed_until_ms": None if closed == -(2**63) else closed * slide_ms,
-        "events": events,
-        "interactions": interactions,
-        "window_ms": size_ms,
-        "slide_ms": slide_ms,
-    }
+    return Merger.describe(decode_arrays(blob))

@@ -89,12 +89,6 @@ def run_venturi(
             out.append((str(origin).encode(), encode_interactions(batch)))
         return out
 
-    link = bus.open_link(source, sink, group=group, worker=worker)
-    try:
-        if on_ready is not None:
-            on_ready()
-        result.relay = bus.relay(link, decode_event, step, max_batch=max_batch, idle_s=idle_s, stop=stop,
-                                 with_partition=True)
-    finally:
-        link.close()
+    result.relay = bus.relay_between(source, sink, decode_event, step, group=group, worker=worker, on_ready=on_ready,
+                                     max_batch=max_batch, idle_s=idle_s, stop=stop, with_partition=True)
     return result
