@@ -43,6 +43,7 @@ from networkpulse.events.sources import STDIN
 from networkpulse.firehose import Pacer, replay
 from networkpulse.settings import Settings, describe_window
 from networkpulse.store import Checkpoint, InputPosition, Store, open_store, redact_url
+from networkpulse.store.base import PERSIST_WRITER
 from networkpulse.venturi import FilterStats, read_interactions
 from networkpulse.venturi.types import InteractionBatch
 
@@ -267,6 +268,11 @@ class Pipeline:
                     "networkpulse); pass --start-over to replace its windows, or use another --store"
                 )
             return
+        if checkpoint.state.get("writer") == PERSIST_WRITER:
+            raise StoreError(
+                f"{redact_url(s.store_url)}: written by `pulse persist` (the Kafka pipeline), with no engine state "
+                "for `pulse run` to continue; run into another --store, or pass --start-over to replace its windows"
+            )
         config = _config(s)
         if checkpoint.config != config:
             raise StoreError(

@@ -70,6 +70,14 @@ def test_the_stack_stores_the_embedded_windows(workers: int, store_url: str, kaf
     assert len(got) > 250 and sum(len(w[-1]) for w in got) > 1000
     if workers == 1:
         assert got == all_files_embedded
+        # Run twice, the same command is refused (it would replay every event behind the watermark), and so is
+        # `pulse run` onto the persister's store (nothing to continue): one line each, nothing changed.
+        again = pulse("stack", *FILES, "--bus", kafka_url, "--store", store_url, "--topics", prefix)
+        assert again.returncode == 1 and "already holds a replay" in again.stderr, again.stderr
+        onto = pulse("run", FILES[0], "--store", store_url)
+        assert onto.returncode == 1 and "written by `pulse persist`" in onto.stderr, onto.stderr
+        assert "Traceback" not in again.stderr + onto.stderr
+        assert memberships(store_url) == got
     else:
         # Two producers replay disjoint eras (2011, 2015, 2025 | 2013, 2014): the merged watermark stops at the end
         # of the era that ends first, so the windows after it come from the end-of-input flush and stay

@@ -101,6 +101,24 @@ def partition_count(url: str) -> int:
     return check_topics(bus, [bus.topic])[bus.topic]
 
 
+def message_count(url: str, timeout_s: float = 10.0) -> int:
+    """Messages (and transaction markers) the topic of ``url`` holds, over every partition; 0 when it does not
+    exist. O(partitions)."""
+    bus = BusUrl.parse(url)
+    consumer = ck.Consumer({**_servers(bus), "group.id": "networkpulse.count"})
+    try:
+        topic = consumer.list_topics(bus.topic, timeout=timeout_s).topics.get(bus.topic)
+        if topic is None or topic.error is not None:
+            return 0
+        ends = [consumer.get_watermark_offsets(ck.TopicPartition(bus.topic, p), timeout=timeout_s)
+                for p in topic.partitions]
+    except ck.KafkaException as exc:
+        _raise_for(url, "read the topic's offsets", exc)
+    finally:
+        consumer.close()
+    return sum(high - low for low, high in ends)
+
+
 def _create(url: BusUrl, topics: list[tuple[str, int]], timeout_s: float,
             config: Mapping[str, str] | None = None) -> None:
     """Create ``(name, partitions)`` topics that do not exist yet (``config`` applies to the first one)."""

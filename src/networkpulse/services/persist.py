@@ -26,10 +26,9 @@ from networkpulse.engine.types import Window
 from networkpulse.errors import StoreError
 from networkpulse.settings import describe_window
 from networkpulse.store import open_store, redact_url
-from networkpulse.store.base import Checkpoint, InputPosition
+from networkpulse.store.base import PERSIST_WRITER, Checkpoint, InputPosition
 
 PERSIST_GROUP = "pulse.persist"
-WRITER = "pulse persist"
 
 
 @dataclass(slots=True)
@@ -63,7 +62,7 @@ def run_persist(
         interner = Interner()
         interner.ids(store.logins())
         checkpoint = store.checkpoint()
-        if checkpoint is not None and checkpoint.state.get("writer") != WRITER:
+        if checkpoint is not None and checkpoint.state.get("writer") != PERSIST_WRITER:
             raise StoreError(f"{redact_url(store_url)}: written by `pulse run`, not by `pulse persist`; persist to "
                              "another store (or pass --start-over to `pulse run` there first)")
         config = checkpoint.config if checkpoint is not None else None
@@ -110,7 +109,7 @@ def run_persist(
                     continue
                 stats = _stats(totals)
                 inputs = {position_key(url, p): InputPosition(o, False, 0, 0) for p, o in moved.items()}
-                state = {"writer": WRITER, "totals": totals}
+                state = {"writer": PERSIST_WRITER, "totals": totals}
                 store.write(finals, interner.logins, stats, checkpoint=Checkpoint(config or {}, state, {}, inputs),
                             provisional=provisional)
                 reader.report(moved)

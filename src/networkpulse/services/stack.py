@@ -78,7 +78,14 @@ def service_commands(config: StackConfig) -> list[tuple[str, list[str]]]:
 
 
 def create_topics(config: StackConfig) -> None:
+    """Create the stack's topics; :class:`PulseError` if its raw topic already holds a replay (a second run would
+    replay the sources again behind the watermark: every event late, the windows unchanged)."""
+    from networkpulse.bus.kafka import message_count
+
     t = topic_urls(config.bus, config.prefix)
+    if message_count(t["raw"]):
+        raise PulseError(f"pulse stack: {t['raw']} already holds a replay; give this run its own --topics prefix "
+                         "(a deployment feeding a stream runs `pulse firehose` into the running services instead)")
     bus.create_topics(t["raw"], max(config.partitions, config.workers))
     bus.create_topics(t["interactions"], max(config.workers, 2))
     bus.create_topics(t["panes"], 1)

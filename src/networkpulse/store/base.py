@@ -15,6 +15,9 @@ from networkpulse.analytics import WindowAnalytics
 from networkpulse.engine.types import Window
 
 Json = dict[str, Any]
+#: ``Checkpoint.state["writer"]`` of a store that `pulse persist` writes: its checkpoint holds Kafka positions and
+#: no engine state, so `pulse run` must not continue it (and `pulse persist` no store `pulse run` wrote).
+PERSIST_WRITER = "pulse persist"
 
 
 class InputPosition(NamedTuple):
