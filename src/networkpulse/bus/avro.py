@@ -23,17 +23,18 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
 from networkpulse.bus.base import DecodeError
-from networkpulse.components import PaneParts, WindowRecord
-from networkpulse.engine.types import Window
 from networkpulse.errors import MissingExtraError
 from networkpulse.venturi.types import InteractionBatch
+
+if TYPE_CHECKING:  # at run time imported where used: they bring the engine (numba), which venturi never needs
+    from networkpulse.components import PaneParts, WindowRecord
 
 try:
     import fastavro
@@ -324,6 +325,8 @@ def encode_pane_parts(parts: PaneParts) -> bytes:
 def decode_pane_parts(message: bytes) -> PaneParts:
     """A :data:`PANE_PARTS` message → :class:`~networkpulse.components.PaneParts`; :class:`DecodeError` also
     when its columns disagree (lengths, indices outside the login table, a pair not ``src < dst``)."""
+    from networkpulse.components import PaneParts
+
     d = decode(PANE_PARTS, message)
     src, dst, mult = (_array(d[k], "<i4", k) for k in ("src", "dst", "mult"))
     parts = PaneParts(
@@ -363,6 +366,9 @@ def encode_window(record: WindowRecord, config: str, totals: dict[str, int]) -> 
 def decode_window(message: bytes) -> tuple[WindowRecord, str, dict[str, int]]:
     """A :data:`WINDOW` message → ``(record, config JSON, totals)``; :class:`DecodeError` when its clusters do
     not hold together (offsets, tree rows per cluster, positions outside their cluster)."""
+    from networkpulse.components import WindowRecord
+    from networkpulse.engine.types import Window
+
     d = decode(WINDOW, message)
     offsets = _array(d["offsets"], "<i8", "offsets")
     tree = _array(d["tree"], "<i4", "tree").reshape(-1, 2) if len(d["tree"]) % 8 == 0 else None
