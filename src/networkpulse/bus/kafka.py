@@ -147,12 +147,21 @@ def _create(url: BusUrl, topics: list[tuple[str, int]], timeout_s: float,
 def _raise_for(url: object, what: str, exc: ck.KafkaException) -> NoReturn:
     """Turn a client exception into the matching :class:`BusError`."""
     err = exc.args[0]
-    if err.code() in (ck.KafkaError._FENCED, ck.KafkaError.PRODUCER_FENCED, ck.KafkaError.FENCED_INSTANCE_ID):
+    if _fenced(err):
         raise FencedError(
-            f"{url}: {what}: another worker took over this worker's identity ({err}); this one stops. Give every "
-            "concurrent worker of a stage its own worker id"
+            f"{url}: {what}: this worker's transactions were fenced ({err}): another worker took over its id, or the "
+            "broker aborted its open transaction (e.g. across a broker restart). This one stops; restart it (a "
+            "supervisor does) and give every concurrent worker of a stage its own worker id"
         ) from None
     raise BusError(f"{url}: {what} failed: {err}; {START_HINT}") from None
+
+
+def _fenced(err: Any) -> bool:
+    """The producer can never commit again: its epoch is stale (a newer instance, or the coordinator bumped it
+    when it aborted a timed-out transaction). Only a new producer — a restarted worker — goes on."""
+    return bool(err.fatal()) or err.code() in (
+        ck.KafkaError._FENCED, ck.KafkaError.PRODUCER_FENCED, ck.KafkaError.FENCED_INSTANCE_ID,
+        ck.KafkaError.INVALID_PRODUCER_EPOCH)
 
 
 def _retry(call: Callable[[], T], attempts: int = 5) -> T:
@@ -451,7 +460,9 @@ class KafkaLink(_Consumer):
             _retry(lambda: self.producer.send_offsets_to_transaction(offsets, metadata, self.timeout_s))
             _retry(lambda: self.producer.commit_transaction(self.timeout_s))
         except ck.KafkaException as exc:
-            if not exc.args[0].txn_requires_abort():
+            # A fenced producer "requires abort" too, but no abort helps it: stop (FencedError) instead of
+            # aborting and polling on with a producer that can never commit.
+            if _fenced(exc.args[0]) or not exc.args[0].txn_requires_abort():
                 _raise_for(self.url, "commit_transaction", exc)
             self._abort()
             return False
