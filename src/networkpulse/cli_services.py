@@ -197,10 +197,13 @@ def forest(source: str, sink: str, slide_ms: int, group: str, worker: str | None
 @click.option("--flush-after", "flush_idle_s", type=click.FloatRange(min=0, min_open=True), default=2.0,
               show_default=True, help="Seconds without input after which the open windows are emitted as "
               "provisional (replaced once more input comes), like the end of `pulse run`.", **_env("FLUSH_AFTER"))
+@click.option("--group", default="pulse.merger", show_default=True,
+              help="Consumer group and transactional id root: one per pipeline (e.g. <topics prefix>.merger).",
+              **_env("GROUP"))
 @click.option("--until-idle", "idle_s", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Exit after this many seconds without input (default: run until stopped).", **_env("UNTIL_IDLE"))
 def merge(source: str, sink: str, window_ms: int, slide_ms: int, rolling: bool, lateness_ms: int, min_size: int,
-          idle_timeout_s: float, flush_idle_s: float, idle_s: float | None) -> None:
+          idle_timeout_s: float, flush_idle_s: float, group: str, idle_s: float | None) -> None:
     """The window merger: fold every forest worker's pane parts into sliding (or rolling) windows under
     per-origin watermarks and produce them for `pulse persist`, exactly once; its state is checkpointed to a
     compacted topic in the same transaction, so a restarted merger continues exactly.
@@ -214,8 +217,8 @@ def merge(source: str, sink: str, window_ms: int, slide_ms: int, rolling: bool, 
     config = _window_config(window_ms, slide_ms, rolling, lateness_ms, min_size)
     stop = threading.Event()
     with _stop_on_signals(stop.set):
-        r = run_merger(source, sink, config, idle_timeout_s=idle_timeout_s, flush_idle_s=flush_idle_s, stop=stop,
-                       until_idle_s=idle_s, on_ready=lambda: click.echo(
+        r = run_merger(source, sink, config, group=group, idle_timeout_s=idle_timeout_s, flush_idle_s=flush_idle_s,
+                       stop=stop, until_idle_s=idle_s, on_ready=lambda: click.echo(
                            f"merger: consuming {source} -> {sink} (SIGTERM or Ctrl-C stops)", err=True))
     click.echo(f"merger: {r.messages:,} messages, {r.windows:,} windows and {r.provisional:,} provisional ones "
                f"produced, {r.late_events:,} late events, {r.dead_letters} dead letters, {r.commits} commits, "
@@ -229,9 +232,12 @@ def merge(source: str, sink: str, window_ms: int, slide_ms: int, rolling: bool, 
               help="Store URL: postgresql://USER:PASSWORD@HOST:PORT/DB (or sqlite:///FILE).", **_env("STORE"))
 @click.option("--retention", type=click.IntRange(min=1), default=None,
               help="Keep only this many newest windows in the store (default: all).", **_env("RETENTION"))
+@click.option("--group", default="pulse.persist", show_default=True,
+              help="Consumer group its offsets are reported to, for lag (its exact positions are in the store).",
+              **_env("GROUP"))
 @click.option("--until-idle", "idle_s", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Exit after this many seconds without input (default: run until stopped).", **_env("UNTIL_IDLE"))
-def persist(source: str, store_url: str, retention: int | None, idle_s: float | None) -> None:
+def persist(source: str, store_url: str, retention: int | None, group: str, idle_s: float | None) -> None:
     """Store the merger's windows, exactly once: the consumed offsets are committed in the same store transaction
     as the windows, and writes are idempotent by window bounds.
 
@@ -241,7 +247,8 @@ def persist(source: str, store_url: str, retention: int | None, idle_s: float | 
 
     stop = threading.Event()
     with _stop_on_signals(stop.set):
-        r = run_persist(source, store_url, stop=stop, idle_s=idle_s, retention=retention, on_ready=lambda: click.echo(
+        r = run_persist(source, store_url, group=group, stop=stop, idle_s=idle_s, retention=retention,
+                        on_ready=lambda: click.echo(
             f"persister: consuming {source} -> {_shown(store_url)} (SIGTERM or Ctrl-C stops)", err=True))
     click.echo(f"persister: {r.windows:,} windows and {r.provisional:,} provisional ones stored in {r.writes} "
                f"transactions from {r.messages:,} messages ({r.dead_letters} undecodable)", err=True)

@@ -59,9 +59,18 @@ def topic_urls(bus_url: str, prefix: str) -> dict[str, str]:
     return {stage: f"{base}/{prefix}.{stage}" for stage in STAGES}
 
 
+def group_names(prefix: str) -> dict[str, str]:
+    """The consumer group (and ``transactional.id`` root) of each stage of the pipeline on topics ``prefix``:
+    ``<prefix>.venturi``, ``.forest``, ``.merger``, ``.persist`` — the services' defaults for ``pulse``. Two
+    pipelines on one cluster must not share groups: static members with the same worker id in one group on
+    other topics replace each other, and the pipeline just started stalls."""
+    return {stage: f"{prefix}.{name}" for stage, name in
+            (("venturi", "venturi"), ("forest", "forest"), ("merger", "merger"), ("persister", "persist"))}
+
+
 def service_commands(config: StackConfig) -> list[tuple[str, list[str]]]:
     """``(name, argv)`` of every service process of the stack."""
-    t, w = topic_urls(config.bus, config.prefix), config.window
+    t, w, g = topic_urls(config.bus, config.prefix), config.window, group_names(config.prefix)
     pulse = [sys.executable, "-c", "from networkpulse.cli import main; main()"]
     shape = ["--window", format_duration(w.size_ms), "--slide", format_duration(w.slide_ms), "--lateness",
              format_duration(w.lateness_ms), "--min-size", str(w.min_size), *(["--rolling"] if w.rolling else [])]
@@ -69,11 +78,14 @@ def service_commands(config: StackConfig) -> list[tuple[str, list[str]]]:
     commands: list[tuple[str, list[str]]] = []
     for i in range(config.workers):
         commands.append((f"venturi-{i}", [*pulse, "venturi", "--from", t["raw"], "--to", t["interactions"],
-                                          "--worker", str(i), "--partitions", partitions]))
+                                          "--worker", str(i), "--partitions", partitions, "--group", g["venturi"]]))
         commands.append((f"forest-{i}", [*pulse, "forest", "--from", t["interactions"], "--to", t["panes"],
-                                         "--slide", format_duration(w.slide_ms), "--worker", str(i)]))
-    commands.append(("merger", [*pulse, "merge", "--from", t["panes"], "--to", t["windows"], *shape]))
-    commands.append(("persister", [*pulse, "persist", "--from", t["windows"], "--store", config.store_url]))
+                                         "--slide", format_duration(w.slide_ms), "--worker", str(i),
+                                         "--group", g["forest"]]))
+    commands.append(("merger", [*pulse, "merge", "--from", t["panes"], "--to", t["windows"], *shape,
+                                "--group", g["merger"]]))
+    commands.append(("persister", [*pulse, "persist", "--from", t["windows"], "--store", config.store_url,
+                                   "--group", g["persister"]]))
     return commands
 
 

@@ -12,13 +12,8 @@ from typing import Any
 
 from networkpulse.bus import BusUrl
 
-# (stage, consumer group, topic suffix it reads)
-STAGES = (
-    ("venturi", "pulse.venturi", "raw"),
-    ("forest", "pulse.forest", "interactions"),
-    ("merger", "pulse.merger", "panes"),
-    ("persister", "pulse.persist", "windows"),
-)
+# stage → the topic (suffix) its group reads
+READS = {"venturi": "raw", "forest": "interactions", "merger": "panes", "persister": "windows"}
 
 
 def group_lag(url: str, group: str, timeout_s: float = 10.0) -> dict[int, int] | None:
@@ -48,11 +43,12 @@ def group_lag(url: str, group: str, timeout_s: float = 10.0) -> dict[int, int] |
 def status(bus_url: str, prefix: str, store_url: str | None = None) -> dict[str, Any]:
     """Every stage's lag, the merger's state in brief and (with ``store_url``) the last stored window."""
     from networkpulse.services.components import merger_state
-    from networkpulse.services.stack import topic_urls
+    from networkpulse.services.stack import group_names, topic_urls
 
-    topics = topic_urls(bus_url, prefix)
+    topics, groups = topic_urls(bus_url, prefix), group_names(prefix)
     out: dict[str, Any] = {"stages": {}}
-    for stage, group, suffix in STAGES:
+    for stage, suffix in READS.items():
+        group = groups[stage]
         lag = group_lag(topics[suffix], group)
         out["stages"][stage] = {"group": group, "topic": topics[suffix],
                                 "lag": None if lag is None else sum(lag.values()), "lag_by_partition": lag}
