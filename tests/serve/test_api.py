@@ -19,6 +19,9 @@ from networkpulse.store import open_store
 from networkpulse.store.base import Store
 from tests.serve.helpers import LOGINS, STATS, T0_MS, window
 
+#: Windows written without analytics (as these hand-built ones are) have clusters without an identity.
+NO_LIFE = {"cluster_id": None, "event": None, "parents": [], "trend": None}
+
 SUMMARY_KEYS = {
     "id", "start", "end", "start_ms", "end_ms", "events", "interactions", "vertices", "edges", "components",
     "largest", "late_events", "clusters", "provisional",
@@ -51,10 +54,12 @@ def test_window_detail_has_clusters_largest_first(client: TestClient, filled: li
     assert body["id"] == filled[0]
     big, small = body["cluster_list"]
     assert big == {
-        "rank": 0, "size": 4, "members": ["alice", "bob", "carol", "dave"], "edges": [[0, 1], [1, 2], [1, 3]]
+        "rank": 0, "size": 4, "members": ["alice", "bob", "carol", "dave"], "edges": [[0, 1], [1, 2], [1, 3]],
+        **NO_LIFE,
     }  # fmt: skip
     assert small == {
-        "rank": 1, "size": 3, "members": ["erin", "frank", "dependabot[bot]"], "edges": [[0, 2], [1, 2]]
+        "rank": 1, "size": 3, "members": ["erin", "frank", "dependabot[bot]"], "edges": [[0, 2], [1, 2]],
+        **NO_LIFE,
     }  # fmt: skip
 
     one = client.get(f"/api/windows/{filled[0]}", params={"max_clusters": 1}).json()
@@ -207,6 +212,13 @@ def test_openapi_names_every_response_model(client: TestClient) -> None:
         "/api/logins/{login}/history": "LoginHistory",
         "/api/stats": "Stats",
         "/api/health": "Health",
+        "/api/clusters/{cluster_id}": "ClusterLife",
+        "/api/windows/{window_id}/lineage": "WindowLineage",
+        "/api/windows/{window_id}/clusters/{rank}/brokers": "ClusterBrokers",
+        "/api/logins/{login}/influence": "LoginInfluence",
+        "/api/logins/{login}/recommendations": "Recommendations",
+        "/api/momentum/growing": "GrowingClusters",
+        "/api/momentum/bridges": "BridgeSuggestions",
     }
     assert set(paths) == set(expected)
     for path, model in expected.items():
@@ -220,6 +232,8 @@ def test_openapi_names_every_response_model(client: TestClient) -> None:
     assert frames["DroppedFrame"]["required"] == ["type", "count", "resume_from"]
     assert frames["WindowFrame"]["properties"]["window"]["$ref"] == "#/components/schemas/WindowDetail"
     assert "HelloFrame" in frames
+    cluster = frames["ClusterInWindow"]["properties"]
+    assert {"cluster_id", "event", "parents", "trend"} <= set(cluster)  # frames name clusters by the server's id
 
 
 def test_run_serves_until_interrupted(filled: list[int], store_url: str) -> None:

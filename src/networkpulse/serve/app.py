@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket
-from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -23,11 +22,11 @@ from starlette.types import ASGIApp, Scope
 
 from networkpulse.serve.guard import HeadAsGet, SameOriginWebSockets, SecurityHeaders, normalize_origin
 from networkpulse.serve.live import Broadcaster, serve_client
+from networkpulse.serve.lives import life_routes, with_life
 from networkpulse.serve.models import (
     MAX_ID,
     ClusterDetail,
     DroppedFrame,
-    ErrorDetail,
     Health,
     HelloFrame,
     LoginHistory,
@@ -36,6 +35,7 @@ from networkpulse.serve.models import (
     WindowFrame,
     WindowPage,
 )
+from networkpulse.serve.params import ERRORS, NOT_FOUND, Login, MaxClusters, Rank, WindowId, found
 from networkpulse.serve.reader import StoreReader
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,6 @@ EMPTY_STATS: dict[str, Any] = {
     "dropped": {}, "late_events": 0, "skipped_lines": 0, "windows": 0, "events_per_s": 0.0,
     "updated": None, "updated_ms": None,
 }  # fmt: skip
-
-#: GitHub logins: letters, digits and hyphens; bots add ``[bot]``; very old accounts may hold ``_`` or ``.``.
-LOGIN_PATTERN = r"^[A-Za-z0-9_.\[\]-]{1,100}$"
 
 # No inline style: the Content-Security-Policy (serve.guard) allows none.
 _NOT_BUILT = """<!doctype html>
@@ -65,17 +62,6 @@ _NOT_BUILT = """<!doctype html>
 <a href="/api/windows/latest">/api/windows/latest</a>, <a href="/api/stats">/api/stats</a>.</p>
 </body></html>
 """
-
-# Every route documents its 4xx body as ErrorDetail; declaring 422 here also stops FastAPI from advertising
-# its default list-shaped validation error, which this app never sends.
-_ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorDetail, "description": "Invalid parameter."}}
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    **_ERRORS,
-    404: {"model": ErrorDetail, "description": "Not found."},
-}
-
-WindowId = Annotated[int, PathParam(ge=0, le=MAX_ID, description="Window id.")]
-MaxClusters = Annotated[int, Query(ge=0, le=1000, description="Clusters to include, largest first.")]
 
 
 def create_app(
@@ -146,7 +132,7 @@ def create_app(
         await websocket.accept()
         await websocket.close(code=1008, reason=_close_reason(_describe(exc, short=True)))
 
-    @app.get("/api/windows", response_model=WindowPage, responses=_ERRORS, tags=["windows"])
+    @app.get("/api/windows", response_model=WindowPage, responses=ERRORS, tags=["windows"])
     async def list_windows(
         limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 50,
         before: Annotated[int | None, Query(ge=0, le=MAX_ID, description="Only ids < before.")] = None,
@@ -158,40 +144,42 @@ def create_app(
         rows = rows[:limit]
         return {"windows": rows, "next_before": rows[-1]["id"] if more else None}
 
-    @app.get("/api/windows/latest", response_model=WindowDetail, responses=_NOT_FOUND, tags=["windows"])
+    @app.get("/api/windows/latest", response_model=WindowDetail, responses=NOT_FOUND, tags=["windows"])
     async def latest_window(max_clusters: MaxClusters = 50) -> dict[str, Any]:
         """The newest window with its largest clusters; 404 while the store is empty."""
-        window = await api_reader.call(lambda s: s.latest(max_clusters=max_clusters), None)
-        return _found(window, "no window is stored yet; the pipeline has not written one")
+        window = await api_reader.call(lambda s: with_life(s, s.latest(max_clusters=max_clusters)), None)
+        return found(window, "no window is stored yet; the pipeline has not written one")
 
-    @app.get("/api/windows/{window_id}", response_model=WindowDetail, responses=_NOT_FOUND, tags=["windows"])
+    @app.get("/api/windows/{window_id}", response_model=WindowDetail, responses=NOT_FOUND, tags=["windows"])
     async def get_window(window_id: WindowId, max_clusters: MaxClusters = 50) -> dict[str, Any]:
         """One window with its largest clusters."""
-        window = await api_reader.call(lambda s: s.window(window_id, max_clusters=max_clusters), None)
-        return _found(window, f"window {window_id} is not stored (never written, or removed by retention)")
+        window = await api_reader.call(lambda s: with_life(s, s.window(window_id, max_clusters=max_clusters)), None)
+        return found(window, f"window {window_id} is not stored (never written, or removed by retention)")
 
     @app.get(
         "/api/windows/{window_id}/clusters/{rank}",
         response_model=ClusterDetail,
-        responses=_NOT_FOUND,
+        responses=NOT_FOUND,
         tags=["windows"],
     )
     async def get_cluster(
         window_id: WindowId,
-        rank: Annotated[int, PathParam(ge=0, le=MAX_ID, description="0 = largest cluster of the window.")],
+        rank: Rank,
     ) -> dict[str, Any]:
-        """One cluster of a window, all members and spanning-tree edges."""
-        cluster = await api_reader.call(lambda s: s.cluster(window_id, rank), None)
-        return _found(cluster, f"window {window_id} has no stored cluster of rank {rank}")
+        """One cluster of a window, all members and spanning-tree edges, with its id and lineage event."""
+        cluster = await api_reader.call(lambda s: with_life(s, s.cluster(window_id, rank)), None)
+        return found(cluster, f"window {window_id} has no stored cluster of rank {rank}")
 
-    @app.get("/api/logins/{login}/history", response_model=LoginHistory, responses=_ERRORS, tags=["logins"])
+    @app.get("/api/logins/{login}/history", response_model=LoginHistory, responses=ERRORS, tags=["logins"])
     async def login_history(
-        login: Annotated[str, PathParam(pattern=LOGIN_PATTERN, description="GitHub login.")],
+        login: Login,
         limit: Annotated[int, Query(ge=1, le=1000, description="Most recent entries to return.")] = 100,
     ) -> dict[str, Any]:
         """Every stored cluster ``login`` was in, newest window first (empty if never seen)."""
         history = await api_reader.call(lambda s: s.login_history(login, limit=limit), [])
         return {"login": login, "history": history}
+
+    app.include_router(life_routes(api_reader))
 
     @app.get("/api/stats", response_model=Stats, tags=["pipeline"])
     async def stats() -> dict[str, Any]:
@@ -303,12 +291,6 @@ class _UiFiles(StaticFiles):
         if str(full_path).endswith(".map") and "content-type" in response.headers:
             response.headers["content-type"] = "application/json"
         return response
-
-
-def _found(value: dict[str, Any] | None, message: str) -> dict[str, Any]:
-    if value is None:
-        raise HTTPException(status_code=404, detail=message)
-    return value
 
 
 def _describe(exc: RequestValidationError | WebSocketRequestValidationError, *, short: bool = False) -> str:

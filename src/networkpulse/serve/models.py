@@ -36,13 +36,22 @@ class WindowSummary(BaseModel):
     )
 
 
+Event = Literal["born", "grew", "shrank", "steady", "merged", "split"]
+Trend = Literal["growing", "steady", "receding"]
+
+
 class ClusterInWindow(BaseModel):
-    """One stored cluster: its members and a spanning tree of real interactions (indices into ``members``)."""
+    """One stored cluster: its members and a spanning tree of real interactions (indices into ``members``), with
+    its stable identity (docs/analytics.md; null for windows stored without analytics)."""
 
     rank: int = Field(description="Position in its window, 0 = largest.")
     size: int
     members: list[str]
     edges: list[tuple[int, int]] = Field(description="Pairs of indices into members; size - 1 of them.")
+    cluster_id: int | None = Field(description="Stable id across windows (the identity rule of docs/analytics.md).")
+    event: Event | None = Field(description="Lineage event of this cluster in this window.")
+    parents: list[int] = Field(description="Ids of the previous window's clusters it shares accounts with.")
+    trend: Trend | None = Field(description="Momentum: slope of its activity over its last windows.")
 
 
 class WindowDetail(WindowSummary):
@@ -138,3 +147,167 @@ class DroppedFrame(BaseModel):
     type: Literal["dropped"]
     count: int
     resume_from: int
+
+
+# Clusters with a life (docs/analytics.md): lineage, brokers, influence, recommendations, momentum.
+
+
+class LineageCluster(BaseModel):
+    """A cluster's identity, lineage and momentum in one window."""
+
+    rank: int
+    size: int
+    cluster_id: int | None
+    event: Event | None
+    parents: list[int] = Field(description="Previous window's clusters sharing accounts with it, most shared first.")
+    activity: int | None = Field(description="(pair, slide) cells with an interaction between two members.")
+    slope: float | None = Field(description="Least-squares slope of activity over its last windows.")
+    trend: Trend | None
+
+
+class EndedCluster(BaseModel):
+    """A cluster id that no cluster of this window inherited."""
+
+    cluster_id: int
+    into: list[int] = Field(description="Clusters that took its members; empty: it died.")
+
+
+class WindowLineage(BaseModel):
+    """Every stored cluster of a window with its lineage, and the ids that ended in it."""
+
+    window: WindowSummary
+    clusters: list[LineageCluster]
+    ended: list[EndedCluster]
+
+
+class LifeWindow(BaseModel):
+    """One window of a cluster's life."""
+
+    window_id: int
+    start: str
+    end: str
+    start_ms: int
+    end_ms: int
+    provisional: bool
+    rank: int
+    size: int
+    cluster_id: int
+    event: Event
+    parents: list[int]
+    activity: int
+    slope: float
+    trend: Trend
+    split_off: list[int] = Field(description="Ids that split away from it in this window.")
+    joined: list[str] = Field(description="Logins not in it in the previous window of its life.")
+    left: list[str] = Field(description="Logins in it in the previous window of its life, gone now.")
+    articulation_points: list[str] | None = Field(description="Null when the window was stored without pairs.")
+
+
+class LifeEnd(BaseModel):
+    """The window a cluster ended in."""
+
+    window_id: int
+    start: str
+    end: str
+    start_ms: int
+    end_ms: int
+    provisional: bool
+    into: list[int] = Field(description="Clusters that took its members; empty: it died.")
+
+
+class ClusterLife(BaseModel):
+    """A cluster's life, oldest window first: sizes, events, members joining and leaving."""
+
+    cluster_id: int
+    windows: list[LifeWindow]
+    ended: LifeEnd | None = Field(description="Null while it lives (or if its end is not stored).")
+
+
+class BrokerMember(BaseModel):
+    """One member's standing inside its cluster, from the window's real distinct pairs."""
+
+    login: str
+    degree: int
+    betweenness: float | None = Field(description="Normalised as networkx; null past 5,000 members.")
+    articulation: bool = Field(description="Removing it disconnects the cluster.")
+
+
+class ClusterBrokers(BaseModel):
+    """Who holds a cluster together in one window: articulation points, bridges, degree and betweenness."""
+
+    window: WindowSummary
+    rank: int
+    cluster_id: int | None
+    size: int
+    pairs: int | None = Field(description="Distinct interacting pairs inside it; null: stored without pairs.")
+    articulation_points: list[str]
+    bridges: list[tuple[str, str]] = Field(description="Pairs whose interaction alone joins two parts.")
+    members: list[BrokerMember] = Field(description="By betweenness, then degree, most first.")
+
+
+class InfluenceEntry(BaseModel):
+    """A login's standing in its cluster in one window."""
+
+    window_id: int
+    start: str
+    end: str
+    start_ms: int
+    end_ms: int
+    cluster_id: int | None
+    rank: int
+    size: int
+    degree: int | None
+    betweenness: float | None
+    articulation: bool | None
+
+
+class LoginInfluence(BaseModel):
+    """How a login's influence developed, newest window first (empty if never in a stored cluster)."""
+
+    login: str
+    influence: list[InfluenceEntry]
+
+
+class Recommendation(BaseModel):
+    """An account the login is likely to interact with next."""
+
+    login: str
+    score: float = Field(description="Adamic-Adar over recent pairs; 0 for the popularity fill.")
+    via: list[str] = Field(description="Common partners.")
+
+
+class Recommendations(BaseModel):
+    """People to meet: scored inside the login's recent windows, current partners excluded."""
+
+    login: str
+    windows: list[int] = Field(description="Windows whose pairs were used.")
+    recommendations: list[Recommendation]
+
+
+class GrowingClusters(BaseModel):
+    """The growing clusters of a window, steepest first."""
+
+    window: WindowSummary
+    clusters: list[LineageCluster]
+
+
+class BridgePair(BaseModel):
+    """Two accounts, one in each cluster, who would join them."""
+
+    a: str
+    b: str
+    score: float = Field(description=">= 1: they interacted recently; < 1: a pairing of hubs only.")
+
+
+class BridgeSuggestion(BaseModel):
+    """The cheapest joins between two growing clusters."""
+
+    clusters: tuple[int, int]
+    pairs: list[BridgePair]
+
+
+class BridgeSuggestions(BaseModel):
+    """Bridging suggestions between the steepest growing clusters of a window."""
+
+    window: WindowSummary
+    suggestions: list[BridgeSuggestion]
