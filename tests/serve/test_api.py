@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -291,3 +292,13 @@ def test_a_store_being_created_is_never_refused(tmp_path: Path) -> None:
                 create_app(url)
         finally:
             creator.join()
+
+
+def test_docs_list_exactly_the_routes(client: TestClient) -> None:
+    """docs/api.md's endpoint table names every GET route of /openapi.json and no other."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    table = docs.split("## Endpoints", 1)[1].lstrip().split("\n\n", 1)[0]
+    listed = {re.sub(r"\{[^}]*\}", "{}", m) for m in re.findall(r"^\| `GET (/api/[^`?]*)", table, re.M)}
+    served = {re.sub(r"\{[^}]*\}", "{}", p) for p, ops in client.get("/openapi.json").json()["paths"].items()
+              if "get" in ops}
+    assert len(served) == 14 and listed == served
