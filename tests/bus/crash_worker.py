@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from networkpulse import bus
-from networkpulse.bus.avro import decode_raw_event, encode_raw_event
+from networkpulse.bus.raw_event import decode_raw_event, encode_raw_event
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import gzip
 import io
 import json
 import struct
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import fastavro
@@ -24,13 +24,19 @@ from networkpulse.bus.avro import (
     AvroSchema,
     decode,
     decode_interactions,
-    decode_raw_event,
     encode,
     encode_interactions,
+)
+from networkpulse.bus.raw_event import (
+    decode_raw_event,
     encode_raw_event,
+    encode_raw_line,
     raw_event_record,
+    write_record,
 )
 from networkpulse.events import InputReport
+from networkpulse.events.gharchive import RawEvent
+from networkpulse.services.venturi import decode_event
 from networkpulse.venturi import FilterStats, InteractionBatch, read_interactions
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "gharchive"
@@ -126,12 +132,16 @@ def test_raw_event_schema_follows_the_bigquery_events_table() -> None:
 def test_every_real_event_round_trips_exactly(path: Path, tmp_path: Path) -> None:
     lines = gzip.decompress(path.read_bytes()).splitlines()
     rebuilt = []
+    typed = msgspec.json.Decoder(RawEvent)
     for line in lines:
         event = json.loads(line)
         message = encode_raw_event(event)
-        assert message[:10] == RAW_EVENT.header
+        assert message == RAW_EVENT.header + _body(RAW_EVENT, raw_event_record(event))  # fastavro's bytes
+        assert write_record(_fastavro_read(message)) == message
         back = decode_raw_event(message)
         assert back == event
+        assert decode_raw_event(encode_raw_line(line)) == event  # the firehose's path: payload text as it is
+        assert decode_event(message) == typed.decode(line)  # venturi's path: payload spliced as text
         rebuilt.append(msgspec.json.encode(back))
     # What venturi's decoder sees after the trip must give the same interactions as the original file.
     copy = tmp_path / "rebuilt.json"
@@ -199,7 +209,28 @@ times = st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()) | st
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(names | st.text(max_size=6), json_values | account | times, max_size=9))
 def test_any_json_object_round_trips_exactly(event: dict[str, object]) -> None:
-    assert decode_raw_event(encode_raw_event(event)) == event
+    message = encode_raw_event(event)
+    assert decode_raw_event(message) == event
+    assert decode_raw_event(encode_raw_line(msgspec.json.encode(event))) == event
+    # The specialised codec writes and reads what fastavro writes and reads.
+    assert message == RAW_EVENT.header + _body(RAW_EVENT, raw_event_record(event))
+    assert write_record(_fastavro_read(message)) == message
+
+
+def _fastavro_read(message: bytes) -> dict[str, object]:
+    record = decode(RAW_EVENT, message)
+    if record["created_at"] is not None:  # fastavro reads timestamp-micros as a datetime; it writes the number
+        at = record["created_at"]
+        record["created_at"] = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    return record
+
+
+def test_a_payload_cannot_smuggle_keys_into_the_event() -> None:
+    record = raw_event_record(first_event("2015-01-01-12.json.gz"))
+    record["payload"] = '{}, "actor": {"login": "mallory"}'
+    with pytest.raises(DecodeError) as caught:
+        decode_event(write_record(record))
+    assert caught.value.reason == "bad_payload"
 
 
 def test_interaction_batches_round_trip() -> None:

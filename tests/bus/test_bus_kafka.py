@@ -23,7 +23,7 @@ import pytest
 
 from networkpulse import bus
 from networkpulse.bus import BusError, BusUrl, FencedError
-from networkpulse.bus.avro import decode_raw_event, encode_raw_event
+from networkpulse.bus.raw_event import decode_raw_event, encode_raw_event
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "gharchive"
 WORKER = Path(__file__).with_name("crash_worker.py")

@@ -77,7 +77,7 @@ def test_firehose_publishes_the_raw_events_reports_bad_lines_and_shifts_loops(
     tmp_path: Path, new_topic: Callable[[str], str]
 ) -> None:
     from networkpulse import bus
-    from networkpulse.bus.avro import decode_raw_event
+    from networkpulse.bus.raw_event import decode_raw_event
 
     path, events = messy_file(tmp_path, gz=True)
     url = new_topic("svc.firehose")

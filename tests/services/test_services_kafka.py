@@ -206,7 +206,7 @@ def test_kill_9_of_a_venturi_worker_loses_and_duplicates_nothing(
 def test_poison_messages_go_to_the_dead_letter_topic_and_venturi_goes_on(
     new_topic: Callable[[str], str], tmp_path: Path
 ) -> None:
-    from networkpulse.bus.avro import encode_raw_event
+    from networkpulse.bus.raw_event import encode_raw_event
     from networkpulse.events import InputReport
     from networkpulse.venturi import FilterStats, read_interactions
 

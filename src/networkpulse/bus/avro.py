@@ -5,7 +5,7 @@ form + the Avro binary body (Avro 1.12 spec, "Single-object encoding"). fastavro
 canonical form and the fingerprint. Two schemas ship in ``networkpulse/bus/schemas``:
 
 - :data:`RAW_EVENT` (``gharchive_event.avsc``): one raw GH Archive event, BigQuery layout, payload as JSON text;
-  :func:`encode_raw_event` / :func:`decode_raw_event` map a JSON object of any era to it and back *exactly*.
+  :mod:`networkpulse.bus.raw_event` maps a JSON object of any era to it and back *exactly* (with its own codec).
 - :data:`INTERACTIONS` (``interaction_batch.avsc``): a :class:`~networkpulse.venturi.InteractionBatch` as columns.
 - :data:`PANE_PARTS` (``pane_parts.avsc``): a forest worker's :class:`~networkpulse.components.PaneParts`.
 - :data:`WINDOW` (``window.avsc``): a merger's :class:`~networkpulse.components.WindowRecord` for the persister.
@@ -21,11 +21,9 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -125,136 +123,6 @@ def decode(schema: AvroSchema, message: bytes) -> Any:
     if body.tell() != size:
         raise DecodeError("trailing_bytes", f"{size - body.tell()} bytes after the {schema.name} body")
     return datum
-
-
-# ---------------------------------------------------------------- raw GH Archive events
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-_JSON = msgspec.json.Encoder()
-_ANY = msgspec.json.Decoder()
-# Columns whose JSON value is an object, and their fields with the Python type a field must have to be typed.
-_ACCOUNT = "networkpulse.gharchive.Account"
-_RECORD_NAMES = {"repo": "networkpulse.gharchive.Repo", "actor": _ACCOUNT, "org": _ACCOUNT}
-_RECORDS: dict[str, dict[str, type]] = {
-    "repo": {"id": int, "name": str, "url": str},
-    "actor": {"id": int, "login": str, "gravatar_id": str, "avatar_url": str, "url": str},
-    "org": {"id": int, "login": str, "gravatar_id": str, "avatar_url": str, "url": str},
-}
-_SCALARS: dict[str, type] = {"type": str, "public": bool, "id": str}
-_LONG = range(-(1 << 63), 1 << 63)
-
-
-def _fits(value: Any, kind: type) -> bool:
-    # `type is`, not isinstance: True is an int to Python but must not become an id.
-    return type(value) is kind and (kind is not int or value in _LONG)
-
-
-def _utc_text(at: datetime) -> str:
-    """GH Archive's own UTC form: ``2015-01-01T12:00:01Z`` (fraction only when there is one)."""
-    text = at.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{at.microsecond:06d}Z" if at.microsecond else text + "Z"
-
-
-def _instant(text: Any) -> datetime | None:
-    """The UTC instant of an ISO 8601 time with an offset; None when it is not one or leaves datetime's range."""
-    if type(text) is not str:
-        return None
-    try:
-        at = datetime.fromisoformat(text)
-        # A local time of unknown zone is not an instant; 9999-12-31T23:00-08:00 is one past year 9999 in UTC.
-        return at.astimezone(UTC) if at.tzinfo is not None else None
-    except (ValueError, OverflowError):
-        return None
-
-
-def raw_event_record(event: dict[str, Any]) -> dict[str, Any]:
-    """A GH Archive JSON object (any era) → a :data:`RAW_EVENT` datum. O(size of the event).
-
-    A value goes to its column when it has the column's type; everything else — keys without a column, values of
-    another type, explicit nulls (kept so that absent and null stay distinct) — goes to ``other`` under its own
-    key (for a record column, under the record's key, holding just the fields that did not fit). Record columns
-    are in fastavro's tuple notation ``(record name, fields)``, which spares it finding the union branch: 1.5×
-    faster to write.
-    """
-    record: dict[str, Any] = dict.fromkeys(("type", "public", "payload", "repo", "actor", "org", "created_at", "id"))
-    other: dict[str, Any] = {}
-    for key, value in event.items():
-        if key in _SCALARS:
-            if _fits(value, _SCALARS[key]):
-                record[key] = value
-            else:
-                other[key] = value
-        elif key in _RECORDS:
-            if type(value) is not dict:
-                other[key] = value
-                continue
-            fields = _RECORDS[key]
-            typed = dict.fromkeys(fields)
-            rest = {}
-            for name, item in value.items():
-                if name in fields and _fits(item, fields[name]):
-                    typed[name] = item
-                else:
-                    rest[name] = item
-            record[key] = (_RECORD_NAMES[key], typed)
-            if rest:
-                other[key] = rest
-        elif key == "payload" and value is not None:
-            record["payload"] = _JSON.encode(value).decode()
-        elif key == "created_at":
-            at = _instant(value)
-            if at is None or _utc_text(at) != value:
-                other[key] = value
-            if at is not None:
-                record[key] = (at - _EPOCH) // _MICROSECOND
-        else:
-            other[key] = value
-    if other:
-        record["other"] = _JSON.encode(other).decode()
-    return record
-
-
-def raw_event_json(record: dict[str, Any]) -> dict[str, Any]:
-    """The inverse of :func:`raw_event_record`: the original JSON object, key order aside. O(size of the event).
-
-    Raises :class:`DecodeError` (``bad_payload``) when ``payload`` or ``other`` is not JSON of the right shape.
-    """
-    event: dict[str, Any] = {}
-    for key in ("type", "public", "id"):
-        if record[key] is not None:
-            event[key] = record[key]
-    for key in _RECORDS:
-        typed = record[key]
-        if typed is not None:
-            event[key] = {name: item for name, item in typed.items() if item is not None}
-    at = record["created_at"]
-    if at is not None:
-        event["created_at"] = _utc_text(at)
-    try:
-        if record["payload"] is not None:
-            event["payload"] = _ANY.decode(record["payload"])
-        other = _ANY.decode(record["other"]) if record["other"] is not None else {}
-    except (msgspec.DecodeError, RecursionError) as exc:
-        raise DecodeError("bad_payload", f"payload or other is not JSON: {exc}") from None
-    if type(other) is not dict:
-        raise DecodeError("bad_payload", f"other must be a JSON object, got {type(other).__name__}")
-    for key, value in other.items():
-        if key in _RECORDS and type(value) is dict and type(event.get(key)) is dict:
-            event[key].update(value)
-        else:
-            event[key] = value
-    return event
-
-
-def encode_raw_event(event: dict[str, Any]) -> bytes:
-    """One GH Archive event (its JSON object) as a :data:`RAW_EVENT` message."""
-    return encode(RAW_EVENT, raw_event_record(event))
-
-
-def decode_raw_event(message: bytes) -> dict[str, Any]:
-    """A :data:`RAW_EVENT` message → the original JSON object (``msgspec.json.encode`` it for venturi)."""
-    return raw_event_json(decode(RAW_EVENT, message))
 
 
 # ---------------------------------------------------------------- interaction batches

@@ -24,18 +24,16 @@ from networkpulse.venturi import FilterStats, extract
 
 DEFAULT_GROUP = "pulse.venturi"
 _EVENT = msgspec.json.Decoder(RawEvent)
-_JSON = msgspec.json.Encoder()
 
 
 def decode_event(message: bytes) -> RawEvent:
     """A raw-event message → the typed partial event venturi reads; :class:`DecodeError` for anything else
     (``bad_body`` when the Avro record is not a GH Archive event). O(size of the event)."""
-    from networkpulse.bus.avro import decode_raw_event
+    from networkpulse.bus.raw_event import raw_event_text, read_record
 
-    event = decode_raw_event(message)
     try:
         # Through JSON text: the same decoder as the files, so every era's quirks are read the same way.
-        return _EVENT.decode(_JSON.encode(event))
+        return _EVENT.decode(raw_event_text(read_record(message)))
     except (msgspec.DecodeError, RecursionError) as exc:
         raise DecodeError("bad_body", f"a raw-event record that is not a GH Archive event: {exc}") from None
 
