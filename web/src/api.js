@@ -29,6 +29,13 @@ export const api = {
   history: (login, limit = 100) =>
     getJson(`/api/logins/${encodeURIComponent(login)}/history?limit=${limit}`),
   stats: () => getJson("/api/stats"),
+  // Clusters with a life (docs/api.md).
+  clusterLife: (id, limit = 500) => getJson(`/api/clusters/${id}?limit=${limit}`),
+  brokers: (windowId, rank) => getJson(`/api/windows/${windowId}/clusters/${rank}/brokers`),
+  influence: (login, limit = 20) => getJson(`/api/logins/${encodeURIComponent(login)}/influence?limit=${limit}`),
+  recommendations: (login, k = 8) => getJson(`/api/logins/${encodeURIComponent(login)}/recommendations?k=${k}`),
+  growing: (windowId, limit = 8) => getJson(`/api/momentum/growing?window_id=${windowId}&limit=${limit}`),
+  bridges: (windowId) => getJson(`/api/momentum/bridges?window_id=${windowId}&clusters=3&k=2`),
   historyUrl: (login) => `/api/logins/${encodeURIComponent(login)}/history`,
 };
 

@@ -1,8 +1,9 @@
 // Graph view of one window's clusters: Sigma.js v3 (WebGL) over a graphology graph, ForceAtlas2 in a web worker.
 //
 // Frames are applied as diffs, not rebuilt: nodes that persist keep their position (the layout continues from
-// where it was), and a cluster keeps its colour from frame to frame when it is matched to the previous frame's
-// cluster it shares the most members with. A login is in exactly one cluster per window, so logins are node keys.
+// where it was). A cluster's colour and label come from the server's `cluster_id` (docs/analytics.md) alone, so
+// they stay put across frames, pauses and scrubbing, and every tab shows the same colour for the same cluster.
+// A login is in exactly one cluster per window, so logins are node keys.
 
 import Graph from "graphology";
 import FA2Layout from "graphology-layout-forceatlas2/worker";
@@ -17,6 +18,17 @@ const PALETTE = [
 const DIM_NODE = "#2a3142";
 const DIM_EDGE = "rgba(60, 68, 88, 0.35)";
 const LAYOUT_RUN_MS = 6000;
+
+/** The colour of cluster `id`: a function of the id alone, the same in every tab and every frame. Consecutive
+ * ids (clusters born together) differ. */
+export function clusterColor(id) {
+  return PALETTE[((id % PALETTE.length) + PALETTE.length) % PALETTE.length];
+}
+
+/** How the UI names a cluster everywhere: its server id. */
+export function clusterLabel(cluster) {
+  return cluster.id != null ? `#${cluster.id}` : `rank ${cluster.rank}`;
+}
 
 function rgba(hex, alpha) {
   const n = parseInt(hex.slice(1), 16);
@@ -60,8 +72,6 @@ export class GraphView {
     this.onSelect = onSelect;
     this.clusters = new Map(); // cluster key -> {key, color, rank, size, members: string[]}
     this.loginCluster = new Map(); // login -> cluster key
-    this.seq = 0;
-    this.colorCursor = 0;
     this.focusKey = null; // cluster highlighted by search
     this.focusLogin = null;
     this.hoverKey = null;
@@ -123,54 +133,20 @@ export class GraphView {
     return { ...data, color: DIM_EDGE, zIndex: 0 };
   }
 
-  /** Match this frame's clusters to the previous frame's by member overlap, so colours stay put. */
-  matchClusters(clusterList) {
-    const taken = new Set();
-    const colorUse = new Map(PALETTE.map((c) => [c, 0]));
-    const matched = [];
-    for (const c of clusterList) {
-      const overlap = new Map();
-      for (const m of c.members) {
-        const k = this.loginCluster.get(m);
-        if (k !== undefined && !taken.has(k)) overlap.set(k, (overlap.get(k) ?? 0) + 1);
-      }
-      let best = null;
-      let bestCount = 0;
-      for (const [k, n] of overlap) {
-        if (n > bestCount) {
-          best = k;
-          bestCount = n;
-        }
-      }
-      if (best !== null) {
-        taken.add(best);
-        const color = this.clusters.get(best).color;
-        colorUse.set(color, colorUse.get(color) + 1);
-        matched.push({ key: best, color, cluster: c });
-      } else {
-        matched.push({ key: `c${this.seq++}`, color: null, cluster: c });
-      }
-    }
-    for (const m of matched) {
-      if (m.color) continue;
-      // The least-used palette colour on screen, scanning from a rotating cursor so ties spread out.
-      let pick = 0;
-      for (let i = 1; i < PALETTE.length; i++) {
-        const a = PALETTE[(this.colorCursor + i) % PALETTE.length];
-        const b = PALETTE[(this.colorCursor + pick) % PALETTE.length];
-        if (colorUse.get(a) < colorUse.get(b)) pick = i;
-      }
-      m.color = PALETTE[(this.colorCursor + pick) % PALETTE.length];
-      colorUse.set(m.color, colorUse.get(m.color) + 1);
-      this.colorCursor = (this.colorCursor + pick + 1) % PALETTE.length;
-    }
-    return matched;
+  /** Key and colour of each cluster from its server id; one without an id (a window stored without analytics)
+   * gets a key of its own for this frame and a colour by rank. */
+  keyClusters(detail) {
+    return (detail.cluster_list ?? []).map((cluster) => {
+      const id = cluster.cluster_id;
+      if (id == null) return { key: `w${detail.id}r${cluster.rank}`, color: PALETTE[cluster.rank % PALETTE.length], cluster };
+      return { key: `c${id}`, color: clusterColor(id), cluster };
+    });
   }
 
   /** Apply a WindowDetail as a diff of the current graph. */
   update(detail) {
     const g = this.graph;
-    const matched = this.matchClusters(detail.cluster_list ?? []);
+    const matched = this.keyClusters(detail);
     const nextNodes = new Map(); // login -> {key, color, degree}
     const nextEdges = new Map(); // edgeKey -> [a, b, clusterKey, color]
     const adjacency = new Map();
@@ -271,13 +247,25 @@ export class GraphView {
     this.clusters = new Map(
       matched.map(({ key, color, cluster }) => [
         key,
-        { key, color, rank: cluster.rank, size: cluster.size, members: cluster.members },
+        {
+          key,
+          color,
+          id: cluster.cluster_id ?? null,
+          event: cluster.event ?? null,
+          parents: cluster.parents ?? [],
+          trend: cluster.trend ?? null,
+          rank: cluster.rank,
+          size: cluster.size,
+          members: cluster.members,
+        },
       ]),
     );
     this.loginCluster = new Map();
     for (const [login, { key }] of nextNodes) this.loginCluster.set(login, key);
 
-    this.focusKey = this.focusLogin != null ? (this.loginCluster.get(this.focusLogin) ?? null) : null;
+    // A highlighted cluster stays highlighted while its id is shown; a searched login's follows the login.
+    if (this.focusLogin != null) this.focusKey = this.loginCluster.get(this.focusLogin) ?? null;
+    else if (this.focusKey != null && !this.clusters.has(this.focusKey)) this.focusKey = null;
     if (this.selected && !g.hasNode(this.selected)) this.select(null);
     else if (this.selected) this.select(this.selected);
     this.runLayout();
@@ -296,6 +284,29 @@ export class GraphView {
     const q = query.toLowerCase();
     for (const login of this.loginCluster.keys()) if (login.toLowerCase() === q) return login;
     return null;
+  }
+
+  /** The shown cluster with server id `id`, or null. */
+  clusterById(id) {
+    return this.clusters.get(`c${id}`) ?? null;
+  }
+
+  /** Highlight a whole cluster by its server id (null clears). */
+  focusCluster(id) {
+    this.focusLogin = null;
+    this.focusKey = id != null && this.clusters.has(`c${id}`) ? `c${id}` : null;
+    this.renderer.refresh({ skipIndexation: true });
+    return this.highlightedMembers();
+  }
+
+  /** {cluster_id: colour} of the drawn nodes, read from the graph itself (what sigma draws). */
+  drawnColors() {
+    const out = {};
+    this.graph.forEachNode((_n, a) => {
+      const c = this.clusters.get(a.cluster);
+      if (c && c.id != null) out[c.id] = a.color;
+    });
+    return out;
   }
 
   clusterOf(login) {

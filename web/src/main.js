@@ -7,14 +7,17 @@
 
 import "./styles.css";
 import { api, ApiError, LiveFeed } from "./api.js";
-import { GraphView } from "./graphview.js";
+import { GraphView, clusterColor, clusterLabel } from "./graphview.js";
 import { DistributionChart, TimeCharts } from "./charts.js";
+import { brokersView, influenceView, lineageView, momentumView, peopleView } from "./lives.js";
 
 const MAX_CLUSTERS = 40; // clusters drawn per window
 const HISTORY_LIMIT = 1000; // summaries fetched on load
 const MAX_WINDOWS = 20000; // summaries kept in memory (oldest dropped)
 const GRAPH_MIN_INTERVAL_MS = 600;
 const CHART_MIN_INTERVAL_MS = 250;
+const LIFE_REFRESH_MS = 3000; // a live cluster's life grows; refetch it at most this often
+const MOMENTUM_MIN_INTERVAL_MS = 2000;
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
@@ -36,6 +39,10 @@ const state = {
   dropped: 0,
   searchLogin: null,
   fetchToken: 0,
+  cluster: null, // the selected cluster: {id, life, lifeAt, brokersKey, token}
+  momentumId: null,
+  momentumAt: 0,
+  momentumTimer: null,
 };
 
 const graph = new GraphView($("graph"), { onSelect: renderInfo });
@@ -119,6 +126,8 @@ function render(detail) {
   renderStats(detail);
   renderLegend();
   renderDatalist();
+  refreshCluster();
+  scheduleMomentum();
   charts.setMarker(detail.id);
   syncScrubber();
   if (state.searchLogin) renderSearchStatus();
@@ -164,13 +173,14 @@ function renderLegend() {
   const top = graph.clusterSummary().slice(0, 8);
   $("legend").replaceChildren(
     ...top.map((c) => {
-      const b = el("button", { type: "button", className: "chip", title: `cluster #${c.rank}: ${c.size} members` });
+      const label = clusterLabel(c);
+      const b = el("button", { type: "button", className: "chip", title: `cluster ${label}: ${c.size} members, ${c.event ?? "no lineage"}` });
       b.style.setProperty("--c", c.color);
-      b.append(el("span", { className: "dot" }), `${c.size}`);
+      b.append(el("span", { className: "dot" }), `${label} · ${c.size}`);
+      if (c.id != null) b.dataset.clusterId = c.id;
       b.addEventListener("click", () => {
-        const hub = c.members[0];
-        const on = graph.highlightedMembers().includes(hub);
-        graph.focus(on ? null : hub);
+        if (c.id != null) selectCluster(c.id, { toggle: true });
+        else graph.focus(graph.highlightedMembers().includes(c.members[0]) ? null : c.members[0]);
       });
       return b;
     }),
@@ -211,6 +221,8 @@ function renderInfo(sel) {
     return;
   }
   const { login, cluster } = sel;
+  // The panel of the selected login's cluster follows it (into a merge, say) from frame to frame.
+  if (cluster.id != null && state.cluster?.id !== cluster.id) selectCluster(cluster.id);
   const head = el("div", { className: "info-head" });
   const swatch = el("span", { className: "dot" });
   swatch.style.setProperty("--c", cluster.color);
@@ -220,7 +232,8 @@ function renderInfo(sel) {
   head.append(close);
   const meta = el("p", {
     className: "muted",
-    textContent: `cluster #${cluster.rank} of window #${state.shown?.id} · ${cluster.size} members`,
+    textContent: `cluster ${clusterLabel(cluster)} (rank ${cluster.rank}) of window #${state.shown?.id} · ` +
+      `${cluster.size} members${cluster.event ? ` · ${cluster.event}` : ""}`,
   });
   const actions = el("div", { className: "actions" });
   const hist = el("button", { type: "button", textContent: "History" });
@@ -252,6 +265,7 @@ async function search(query) {
   renderSearchStatus();
   const results = $("results");
   results.dataset.state = "loading";
+  loadPeople(login);
   try {
     const { history } = await api.history(login);
     if (state.searchLogin !== login) return;
@@ -282,15 +296,21 @@ function renderSearchStatus() {
     results.replaceChildren(
       head,
       el("p", { id: "search-where", className: "muted" }),
+      el("h3", { textContent: "People to meet" }),
+      el("div", { id: "people" }),
+      el("h3", { textContent: "Developing influence" }),
+      el("div", { id: "influence" }),
       el("h3", { textContent: "History" }),
       el("ol", { id: "history-list", className: "history" }, el("li", { className: "muted", textContent: "loading…" })),
     );
     results.hidden = false;
     head.append(el("strong", { className: "login", textContent: login }), close);
+    $("people").dataset.testid = "people-to-meet";
+    $("influence").dataset.testid = "influence";
   }
   results.dataset.login = login;
   $("search-where").textContent = c
-    ? `in cluster #${c.rank} (${c.size} members) of window #${state.shown?.id}`
+    ? `in cluster ${clusterLabel(c)} (${c.size} members) of window #${state.shown?.id}`
     : `not in a drawn cluster of window #${state.shown?.id ?? "–"}`;
   results.dataset.inWindow = c ? "true" : "false";
 }
@@ -325,6 +345,154 @@ $("search-form").addEventListener("submit", (e) => {
   e.preventDefault();
   search($("search-input").value);
 });
+
+// ---------- clusters with a life: the selected cluster, people to meet, momentum ----------
+
+function selectCluster(id, { toggle = false } = {}) {
+  if (id == null || (toggle && state.cluster?.id === id)) return closeCluster();
+  const picked = graph.selected != null ? graph.clusterOf(graph.selected) : null;
+  if (picked && picked.id !== id) graph.select(null); // a cluster picked by id, not through a login
+  state.cluster = { id, life: null, lifeAt: 0, brokersKey: null, token: (state.cluster?.token ?? 0) + 1 };
+  graph.focusCluster(id);
+  const panel = $("cluster-panel");
+  panel.hidden = false;
+  panel.dataset.clusterId = id;
+  const swatch = el("span", { className: "dot" });
+  swatch.style.setProperty("--c", clusterColor(id));
+  $("cluster-title").replaceChildren(swatch, `Cluster #${id}`);
+  $("lineage").dataset.state = "loading";
+  $("brokers").dataset.state = "loading";
+  loadLife();
+  loadBrokers();
+}
+
+function closeCluster() {
+  state.cluster = null;
+  $("cluster-panel").hidden = true;
+  if (state.searchLogin) graph.focus(state.searchLogin);
+  else graph.focusCluster(null);
+}
+
+$("cluster-close").addEventListener("click", closeCluster);
+
+function drawLife() {
+  const sel = state.cluster;
+  if (!sel?.life) return;
+  $("lineage").replaceChildren(
+    lineageView(sel.life, { shownWindowId: state.shown?.id, onCluster: (id) => selectCluster(id), onWindow: viewWindow }),
+  );
+  $("lineage").dataset.clusterId = sel.id;
+  $("lineage").dataset.state = "ready";
+}
+
+async function loadLife() {
+  const sel = state.cluster;
+  if (!sel) return;
+  const token = sel.token;
+  sel.lifeAt = performance.now();
+  try {
+    const life = await api.clusterLife(sel.id);
+    if (state.cluster?.token !== token) return;
+    sel.life = life;
+    drawLife();
+  } catch (err) {
+    if (state.cluster?.token !== token) return;
+    const gone = err instanceof ApiError && err.status === 404;
+    $("lineage").replaceChildren(el("p", { className: "muted", textContent: gone
+      ? `cluster #${sel.id} is no longer stored` : `life unavailable: ${err.message}` }));
+    $("lineage").dataset.state = "error";
+  }
+}
+
+async function loadBrokers() {
+  const sel = state.cluster;
+  const shown = state.shown;
+  if (!sel || !shown) return;
+  const c = graph.clusterById(sel.id);
+  const box = $("brokers");
+  if (!c) {
+    sel.brokersKey = null;
+    box.replaceChildren(el("p", { className: "muted", textContent: `#${sel.id} is not among the drawn clusters of window #${shown.id}.` }));
+    box.dataset.state = "absent";
+    return;
+  }
+  const key = `${shown.id}:${c.rank}`;
+  if (key === sel.brokersKey) return;
+  sel.brokersKey = key;
+  $("brokers-title").textContent = `Brokers in window #${shown.id}`;
+  try {
+    const b = await api.brokers(shown.id, c.rank);
+    if (state.cluster !== sel || sel.brokersKey !== key) return;
+    box.replaceChildren(brokersView(b, { onLogin: (login) => search(login) }));
+    box.dataset.windowId = shown.id;
+    box.dataset.clusterId = sel.id;
+    box.dataset.state = "ready";
+  } catch (err) {
+    if (state.cluster !== sel || sel.brokersKey !== key) return;
+    box.replaceChildren(el("p", { className: "muted", textContent: `brokers unavailable: ${err.message}` }));
+    box.dataset.state = "error";
+  }
+}
+
+/** After a new frame: keep the selected cluster's panel on the shown window. */
+function refreshCluster() {
+  const sel = state.cluster;
+  if (!sel) return;
+  const shown = state.shown?.id;
+  const known = sel.life?.windows.some((w) => w.window_id === shown);
+  if (sel.life && (known || state.paused || performance.now() - sel.lifeAt < LIFE_REFRESH_MS)) drawLife();
+  else if (performance.now() - sel.lifeAt >= LIFE_REFRESH_MS || !sel.life) loadLife();
+  loadBrokers();
+}
+
+async function loadPeople(login) {
+  const people = $("people");
+  const influence = $("influence");
+  people.dataset.state = influence.dataset.state = "loading";
+  const onLogin = (l) => search(l);
+  try {
+    const [rec, inf] = await Promise.all([api.recommendations(login), api.influence(login)]);
+    if (state.searchLogin !== login) return;
+    people.replaceChildren(peopleView(rec, { onLogin }));
+    influence.replaceChildren(influenceView(inf, { onCluster: (id) => selectCluster(id) }));
+    people.dataset.login = login;
+    people.dataset.state = influence.dataset.state = "ready";
+  } catch (err) {
+    if (state.searchLogin !== login) return;
+    people.replaceChildren(el("p", { className: "muted", textContent: `unavailable: ${err.message}` }));
+    people.dataset.state = influence.dataset.state = "error";
+  }
+}
+
+/** Growing clusters and bridges of the shown window; while live at most every MOMENTUM_MIN_INTERVAL_MS. */
+function scheduleMomentum() {
+  const id = state.shown?.id;
+  if (id == null || id === state.momentumId || state.momentumTimer) return;
+  const wait = state.paused ? 0 : Math.max(0, state.momentumAt + MOMENTUM_MIN_INTERVAL_MS - performance.now());
+  state.momentumTimer = setTimeout(async () => {
+    state.momentumTimer = null;
+    const wid = state.shown?.id;
+    if (wid == null || wid === state.momentumId) return;
+    state.momentumId = wid;
+    state.momentumAt = performance.now();
+    const body = $("momentum-body");
+    try {
+      const [growing, bridges] = await Promise.all([api.growing(wid), api.bridges(wid)]);
+      if (state.momentumId !== wid) return;
+      const onCluster = (cid) => selectCluster(cid);
+      body.replaceChildren(momentumView(growing, bridges, { onCluster, onLogin: (l) => search(l) }));
+      body.dataset.state = "ready";
+    } catch (err) {
+      if (state.momentumId !== wid) return;
+      const none = err instanceof ApiError && err.status === 404;
+      body.replaceChildren(el("p", { className: "muted", textContent: none
+        ? `window #${wid} has no cluster lives` : `unavailable: ${err.message}` }));
+      body.dataset.state = none ? "none" : "error";
+    }
+    body.dataset.windowId = wid;
+    scheduleMomentum(); // the shown window may have moved on meanwhile
+  }, wait);
+}
 
 // ---------- pause, scrub, live ----------
 
@@ -506,6 +674,16 @@ async function start() {
   state.feed = feed;
   feed.start(sinceId);
   pollStats();
+  applyHash();
+  window.addEventListener("hashchange", applyHash);
+}
+
+/** Links into the page: `#window=ID` opens that window (paused), `#cluster=ID` that cluster's life. */
+function applyHash() {
+  const w = /(?:^#|&)window=(\d+)/.exec(location.hash);
+  const c = /(?:^#|&)cluster=(\d+)/.exec(location.hash);
+  if (w) viewWindow(Number(w[1]));
+  if (c) selectCluster(Number(c[1]));
 }
 
 // ---------- read-only hooks for tests and the console ----------
@@ -560,6 +738,16 @@ Object.defineProperty(window, "__pulse", {
     },
     get connects() {
       return state.feed?.connects ?? 0;
+    },
+    get clusterIds() {
+      // The shown window's clusters by rank, named by the server's ids (null: stored without analytics).
+      return graph.clusterSummary().map((c) => c.id);
+    },
+    get clusterColors() {
+      return graph.drawnColors();
+    },
+    get selectedCluster() {
+      return state.cluster?.id ?? null;
     },
   }),
 });
