@@ -17,6 +17,7 @@ from networkpulse.engine import Interner, WindowConfig, WindowEngine
 from networkpulse.errors import PulseError, StoreError
 from networkpulse.events import InputReport
 from networkpulse.store import open_store
+from networkpulse.store.sqlite import SCHEMA_VERSION
 from networkpulse.venturi import FilterStats, read_interactions
 
 HOUR = Path(__file__).resolve().parents[3] / "shared" / "data" / "gharchive" / "2015-01-01-12.json.gz"
@@ -153,6 +154,13 @@ def test_a_v3_sqlite_store_is_migrated(tmp_path):
     with sqlite3.connect(path) as con:  # back to what networkpulse wrote before clusters had a life
         con.execute("DROP TABLE analytics")
         con.execute("DROP TABLE lives")
+        # v3 and v4 kept one membership row per (account, window): v5's runs back into that table
+        con.execute("CREATE TABLE v4_membership (account_id INTEGER NOT NULL, window_id INTEGER NOT NULL, "
+                    "rank INTEGER NOT NULL, PRIMARY KEY (account_id, window_id)) WITHOUT ROWID")
+        con.execute("INSERT INTO v4_membership SELECT account_id, window_id, 0 FROM membership")
+        con.execute("DROP VIEW membership")
+        con.execute("DROP TABLE member_runs")
+        con.execute("ALTER TABLE v4_membership RENAME TO membership")
         con.execute("PRAGMA user_version = 3")
     with pytest.raises(StoreError, match="older networkpulse"):
         open_store(f"sqlite:///{path}", readonly=True)
@@ -161,7 +169,7 @@ def test_a_v3_sqlite_store_is_migrated(tmp_path):
         rows = rows_of(store)
         assert rows[0]["cluster_id"] is None and rows[-1]["cluster_id"] is not None
     with sqlite3.connect(path) as con:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 @pytest.mark.postgres

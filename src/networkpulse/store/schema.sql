@@ -1,9 +1,9 @@
--- networkpulse SQLite store, schema version 4 (kept in PRAGMA user_version; application_id marks the file as ours).
+-- networkpulse SQLite store, schema version 5 (kept in PRAGMA user_version; application_id marks the file as ours).
 -- Applied once, in one transaction, when a store file is created. A schema change bumps the version and adds a
 -- migration in sqlite.py; a file with a newer version than this code knows is refused, never guessed at.
 --
 -- No foreign keys: retention deletes children explicitly, and FK checks would cost a parent lookup per row on the
--- hot insert path (hundreds of windows, ~10^5 membership rows per second).
+-- hot insert path (hundreds of windows, ~10^4 membership runs per second).
 
 CREATE TABLE accounts (
   id    INTEGER PRIMARY KEY,     -- dense store id; cluster member blobs hold these as int32
@@ -45,13 +45,24 @@ CREATE TABLE clusters (
   edges     BLOB NOT NULL        -- member-index pairs within each cluster: uint16 if every size <= 65536, else int32
 );
 
--- One row per (account, window) the account was in a stored cluster of: login history is a range scan.
-CREATE TABLE membership (
+-- One row per run of consecutive windows (ids first_id..last_id) an account was in a stored cluster of; a run never
+-- crosses a multiple of 256 (member_runs.py). Login history is a backward range scan; the rank is found in the
+-- window's member blob. Sliding windows keep an account ~10 windows, so this is ~9x fewer rows than one per window.
+CREATE TABLE member_runs (
   account_id INTEGER NOT NULL,
-  window_id  INTEGER NOT NULL,
-  rank       INTEGER NOT NULL,
-  PRIMARY KEY (account_id, window_id)
+  last_id    INTEGER NOT NULL,
+  first_id   INTEGER NOT NULL,
+  PRIMARY KEY (account_id, last_id)
 ) WITHOUT ROWID;
+-- Deletes go by window range: a run meeting ids lo..hi has last_id in lo..hi+255. Appended in id order: cheap.
+CREATE INDEX member_runs_last ON member_runs (last_id);
+-- The old per-(account, window) shape, for ad-hoc SQL.
+CREATE VIEW membership (account_id, window_id) AS
+  WITH RECURSIVE expanded (account_id, window_id, last_id) AS (
+    SELECT account_id, first_id, last_id FROM member_runs
+    UNION ALL
+    SELECT account_id, window_id + 1, last_id FROM expanded WHERE window_id < last_id
+  ) SELECT account_id, window_id FROM expanded;
 
 CREATE TABLE stats (
   id   INTEGER PRIMARY KEY CHECK (id = 1),

@@ -34,7 +34,7 @@ import numpy.typing as npt
 from networkpulse.analytics import WindowAnalytics
 from networkpulse.engine.types import Window
 from networkpulse.errors import ConfigError, StoreBusyError, StoreError
-from networkpulse.store import lives
+from networkpulse.store import lives, member_runs
 from networkpulse.store.base import Checkpoint
 from networkpulse.store.codec import (
     STATS_DEFAULTS,
@@ -44,11 +44,12 @@ from networkpulse.store.codec import (
     decode_arrays,
     encode_arrays,
     encode_batch,
+    history_entries,
     plain_json,
     stats_json,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 APPLICATION_ID = 0x4E50554C  # "NPUL": tells our files apart from any other SQLite database
 _BUSY_TIMEOUT_S = 10.0
 _NOT_OURS = "a SQLite database, but not a networkpulse store; use another file"
@@ -332,15 +333,7 @@ class SQLiteStore(lives.LivesReads):
             "INSERT INTO clusters (window_id, sizes, members, edges) VALUES (?,?,?,?)",
             batch.cluster_rows,
         )
-        con.executemany(
-            "INSERT INTO membership (account_id, window_id, rank) VALUES (?,?,?)",
-            zip(
-                batch.member_account.tolist(),
-                batch.member_window.tolist(),
-                batch.member_rank.tolist(),
-                strict=True,
-            ),
-        )
+        con.executemany(member_runs.INSERT, member_runs.runs(batch.member_account, batch.member_window))
         self._count += len(batch_windows)
         if self._retention is not None and self._count > self._retention:
             self._count -= self._trim(con, self._count - self._retention)
@@ -410,29 +403,17 @@ class SQLiteStore(lives.LivesReads):
         return self._account_of[:n]
 
     def _delete(self, con: sqlite3.Connection, where: str, params: Sequence[Any] = ()) -> int:
-        """Delete the windows matching ``where`` with their clusters and membership rows; how many went.
-
-        Membership is keyed by account first, so its rows are found from the deleted clusters' member blobs
-        and deleted by primary key, in key order. O(D log n) for D deleted members.
+        """Delete the windows matching ``where`` with their clusters, analytics and membership runs; how many
+        went. O(D log n) for D deleted windows and lives rows, plus the membership runs they touch
+        (:func:`member_runs.delete`: one range delete per stretch of consecutive ids).
         """
         ids = [i for (i,) in con.execute(f"SELECT id FROM windows WHERE {where}", params)]
         if not ids:
             return 0
         lo, hi = min(ids), max(ids)
-        rows = con.execute(
-            "SELECT window_id, members FROM clusters WHERE window_id BETWEEN ? AND ?", (lo, hi)
-        ).fetchall()
         wanted = set(ids)
-        rows = [(w, blob) for w, blob in rows if w in wanted]
-        if rows:
-            accounts = np.concatenate([np.frombuffer(blob, np.int32) for _, blob in rows])
-            window_ids = np.repeat(np.array([w for w, _ in rows], np.int64), [len(b) // 4 for _, b in rows])
-            order = np.lexsort((window_ids, accounts))
-            con.executemany(
-                "DELETE FROM membership WHERE account_id = ? AND window_id = ?",
-                zip(accounts[order].tolist(), window_ids[order].tolist(), strict=True),
-            )
-            con.executemany("DELETE FROM clusters WHERE window_id = ?", ((w,) for w, _ in rows))
+        member_runs.delete(con, ids)
+        con.executemany("DELETE FROM clusters WHERE window_id = ?", ((i,) for i in ids))
         blobs = [(w, b) for w, b in con.execute(
             "SELECT window_id, data FROM analytics WHERE window_id BETWEEN ? AND ?", (lo, hi)) if w in wanted]
         if blobs:
@@ -442,7 +423,8 @@ class SQLiteStore(lives.LivesReads):
         return len(ids)
 
     def _trim(self, con: sqlite3.Connection, n: int) -> int:
-        """Retention: delete the ``n`` oldest windows (lowest ids). O(n + their members · log)."""
+        """Retention: delete the ``n`` oldest windows (lowest ids). O(n log n + their lives rows + the membership
+        runs that end in them)."""
         row = con.execute("SELECT id FROM windows ORDER BY id LIMIT 1 OFFSET ?", (n - 1,)).fetchone()
         return self._delete(con, "id <= ?", (row[0],)) if row else 0
 
@@ -463,7 +445,7 @@ class SQLiteStore(lives.LivesReads):
             con = self._con
             con.execute("BEGIN IMMEDIATE")
             try:
-                for table in ("membership", "clusters", "analytics", "lives", "windows", "checkpoint", "stats",
+                for table in ("member_runs", "clusters", "analytics", "lives", "windows", "checkpoint", "stats",
                               "inputs"):
                     con.execute(f"DELETE FROM {table}")
                 con.execute("COMMIT")
@@ -486,6 +468,21 @@ class SQLiteStore(lives.LivesReads):
 
     def _accounts(self, con: sqlite3.Connection, login: str) -> list[int]:
         return [a for (a,) in con.execute("SELECT id FROM accounts WHERE login = ? COLLATE NOCASE", (login,))]
+
+    def login_history(self, login: str, *, limit: int = 100) -> list[Json]:
+        """``HistoryEntry`` list for ``login`` (case-insensitive), newest first; [] if never in a cluster.
+
+        From the membership runs (:func:`member_runs.hits`): one backward scan of the login's runs, one query for
+        the windows. O(log R + limit × window members).
+        """
+        with self._snapshot() as con:
+            found = member_runs.hits(con, self._accounts(con, login), max(0, limit))
+            return history_entries(found, lambda arrays: self._logins(con, arrays))
+
+    def _memberships(self, con: Any, login: str, limit: int) -> list[tuple[int, int, int]]:
+        """``(window_id, rank, account_id)`` of the login's newest ``limit`` memberships, newest first."""
+        found = member_runs.hits(con, self._accounts(con, login), limit)
+        return sorted(((w, rank, a) for w, a, _, _, rank, *_ in found), reverse=True)[:limit]
 
     def _logins(self, con: sqlite3.Connection, member_arrays: list[npt.NDArray[np.int32]]) -> dict[int, str]:
         """Logins of every account in ``member_arrays``, from the cache or one query. O(unique members)."""
@@ -529,6 +526,8 @@ _MIGRATIONS = {
       PRIMARY KEY (cluster_id, window_id)
     ) WITHOUT ROWID;
     """,
+    # v5: membership as runs of consecutive windows (member_runs.py), a view for the old per-row shape.
+    4: member_runs.MIGRATION_V5,
 }
 
 

@@ -1,0 +1,167 @@
+"""The SQLite store's membership index as *runs*: one row per run of consecutive windows an account was in a
+stored cluster of, instead of one row per (account, window).
+
+Why: with sliding windows (W/S = 10) an account that is in a cluster stays in it for ~10 consecutive windows, so
+on the GH Archive replay of ``benchmarks/end_to_end.py`` the per-(account, window) rows were 9.6× the runs
+(157,684 rows, 16,378 runs over 609 windows). Each row was a random insert into a b-tree keyed by account, ~5 µs
+apiece once the table outgrew the page cache: 21.5 % of the end-to-end CPU time (py-spy, 121 loops, 1.9 M rows),
+the largest single cost of the run. Runs cut the rows ~9× and retention deletes them by window-id range instead
+of one key at a time.
+
+Layout (schema v5): ``member_runs (account_id, last_id, first_id)``, primary key ``(account_id, last_id)`` for
+"which windows was this login in, newest first", and an index on ``last_id`` for deletes by window range. A run
+never crosses a multiple of :data:`BUCKET` (a run that would is split there), so a run intersecting the window
+ids ``[lo, hi]`` has ``last_id`` in ``[lo, hi + BUCKET - 1]``: every delete is one bounded index range. The rank
+of the account's cluster is not stored: it is where the account sits in the window's member blob (found when
+read, one vectorised scan of that window's members). A view ``membership (account_id, window_id)`` expands the
+runs for ad-hoc SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from networkpulse.store.codec import MEMBER_DTYPE
+
+#: Runs are split at window ids divisible by this, so a run spans at most BUCKET windows (see the module doc).
+#: 256: the split adds ~4 % rows to runs of ~10 windows while a delete's range scan reads at most 255 extra ids.
+BUCKET = 256
+
+INSERT = "INSERT INTO member_runs (account_id, last_id, first_id) VALUES (?, ?, ?)"
+
+
+def runs(accounts: npt.NDArray[np.int32], windows: npt.NDArray[np.int64]) -> list[tuple[int, int, int]]:
+    """``(account_id, last_id, first_id)`` rows of the memberships ``(accounts[i], windows[i])``, which must be
+    sorted by (account, window) without repeats (:func:`~networkpulse.store.codec.encode_batch` sorts them).
+
+    Raises :class:`sqlite3.IntegrityError` (the store reports it as a failed write) for a repeated or unsorted
+    pair: one account twice in one window is an engine bug that per-row primary keys used to catch. O(M) numpy
+    for M memberships, then O(runs) to build the rows.
+    """
+    n = len(accounts)
+    if not n:
+        return []
+    acc = accounts.astype(np.int64)
+    win = windows.astype(np.int64)
+    keys = (acc << 32) | win
+    if not bool(np.all(keys[1:] > keys[:-1])):
+        raise sqlite3.IntegrityError("UNIQUE constraint failed: an account is twice in one window (engine bug)")
+    new = np.empty(n, np.bool_)
+    new[0] = True
+    np.not_equal(keys[1:], keys[:-1] + 1, out=new[1:])  # another account, or a gap in window ids
+    new[1:] |= win[1:] % BUCKET == 0
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], n) - 1
+    return list(zip(acc[starts].tolist(), win[ends].tolist(), win[starts].tolist(), strict=True))
+
+
+def delete(con: sqlite3.Connection, ids: Sequence[int]) -> None:
+    """Remove the windows ``ids`` from every run: runs inside a contiguous stretch of ``ids`` are deleted with one
+    range statement, runs that stick out of it are cut to the part outside. O(log R + runs touched) per stretch
+    (retention and the provisional tail are one stretch each)."""
+    if not ids:
+        return
+    sorted_ids = np.unique(np.asarray(ids, np.int64))
+    cuts = np.flatnonzero(np.diff(sorted_ids) != 1) + 1
+    for stretch in np.split(sorted_ids, cuts):
+        _delete_stretch(con, int(stretch[0]), int(stretch[-1]))
+
+
+def _delete_stretch(con: sqlite3.Connection, lo: int, hi: int) -> None:
+    outside = con.execute(
+        "SELECT account_id, last_id, first_id FROM member_runs WHERE last_id BETWEEN ? AND ? AND first_id <= ? "
+        "AND (first_id < ? OR last_id > ?)",
+        (lo, hi + BUCKET - 1, hi, lo, hi),
+    ).fetchall()
+    con.execute("DELETE FROM member_runs WHERE last_id BETWEEN ? AND ? AND first_id >= ?", (lo, hi, lo))
+    if not outside:
+        return
+    con.executemany(
+        "DELETE FROM member_runs WHERE account_id = ? AND last_id = ?", [(a, last) for a, last, _ in outside]
+    )
+    kept: list[tuple[int, int, int]] = []
+    for account, last, first in outside:
+        if first < lo:
+            kept.append((account, lo - 1, first))
+        if last > hi:
+            kept.append((account, last, hi + 1))
+    con.executemany(INSERT, kept)
+
+
+def hits(con: sqlite3.Connection, accounts: Iterable[int], limit: int) -> list[tuple[Any, ...]]:
+    """Membership hits ``(window_id, account_id, start_ms, end_ms, rank, sizes, members, edges)`` of the newest
+    ``limit`` windows any of ``accounts`` was in, newest first (ties: higher account id first), as the old
+    per-row index answered them. Per account: one backward scan of its runs until ``limit`` window ids, then
+    one query for those windows and their clusters. O(log R + limit × window members)."""
+    wanted: list[tuple[int, int]] = []
+    for account in accounts:
+        got = 0
+        for last, first in con.execute(
+            "SELECT last_id, first_id FROM member_runs WHERE account_id = ? ORDER BY last_id DESC", (account,)
+        ):
+            take = min(last - first + 1, limit - got)
+            wanted += [(w, account) for w in range(last, last - take, -1)]
+            got += take
+            if got >= limit:
+                break
+    wanted = sorted(wanted, reverse=True)[:limit]
+    if not wanted:
+        return []
+    ids = json.dumps(sorted({w for w, _ in wanted}))
+    rows = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT w.id, w.start_ms, w.end_ms, c.sizes, c.members, c.edges FROM windows w "
+            "JOIN clusters c ON c.window_id = w.id WHERE w.id IN (SELECT value FROM json_each(?))",
+            (ids,),
+        )
+    }
+    out: list[tuple[Any, ...]] = []
+    for wid, account in wanted:
+        row = rows.get(wid)
+        if row is None:
+            continue
+        start_ms, end_ms, sizes, members, edges = row
+        rank = rank_of(account, sizes, members)
+        if rank is not None:
+            out.append((wid, account, start_ms, end_ms, rank, sizes, members, edges))
+    return out
+
+
+def rank_of(account: int, sizes: bytes, members: bytes) -> int | None:
+    """Rank of the cluster holding ``account`` in a window's stored blobs, or None. O(window members)."""
+    at = np.flatnonzero(np.frombuffer(members, MEMBER_DTYPE) == account)
+    if not len(at):
+        return None
+    ends = np.cumsum(np.frombuffer(sizes, MEMBER_DTYPE), dtype=np.int64)
+    return int(np.searchsorted(ends, int(at[0]), side="right"))
+
+
+#: Schema v4 → v5: per-row membership becomes runs (islands of consecutive window ids per account, split at BUCKET
+#: multiples), then a view keeps ``membership`` readable for ad-hoc SQL.
+MIGRATION_V5 = f"""
+CREATE TABLE member_runs (
+  account_id INTEGER NOT NULL, last_id INTEGER NOT NULL, first_id INTEGER NOT NULL,
+  PRIMARY KEY (account_id, last_id)
+) WITHOUT ROWID;
+INSERT INTO member_runs (account_id, last_id, first_id)
+  SELECT account_id, max(window_id), min(window_id) FROM (
+    SELECT account_id, window_id,
+           window_id - row_number() OVER (PARTITION BY account_id ORDER BY window_id) AS island
+    FROM membership)
+  GROUP BY account_id, island, window_id / {BUCKET};
+CREATE INDEX member_runs_last ON member_runs (last_id);
+DROP TABLE membership;
+CREATE VIEW membership (account_id, window_id) AS
+  WITH RECURSIVE expanded (account_id, window_id, last_id) AS (
+    SELECT account_id, first_id, last_id FROM member_runs
+    UNION ALL
+    SELECT account_id, window_id + 1, last_id FROM expanded WHERE window_id < last_id
+  ) SELECT account_id, window_id FROM expanded;
+"""
