@@ -162,17 +162,26 @@ def test_people_to_meet_and_growing_clusters(desktop: tuple[Any, list[str]], ser
     wait_rendered(page)
     pause(page)
     window = shown_window(page, server)
-    login = window["cluster_list"][0]["members"][0]
+    # A login with people to meet (early in the demo some have none: nobody two hops away yet).
+    def people(login: str) -> list[str]:
+        return [r["login"] for r in get_json(server, f"/api/logins/{login}/recommendations?k=8")["recommendations"]]
+
+    def influence_windows(login: str) -> int:
+        return len(get_json(server, f"/api/logins/{login}/influence?limit=20")["influence"])
+
+    login = next(m for c in window["cluster_list"] for m in c["members"] if people(m))
+    before = (people(login), influence_windows(login))
     search = page.get_by_test_id("search-input")
     search.fill(login)
     search.press("Enter")
     wait_state(page, "people-to-meet")
-    people = page.get_by_test_id("people-to-meet").locator("li[data-login]")
-    got = people.evaluate_all("els => els.map(e => e.dataset.login)")
-    rec = get_json(server, f"/api/logins/{login}/recommendations?k=8")
-    assert got == [r["login"] for r in rec["recommendations"]] and got
-    influence = get_json(server, f"/api/logins/{login}/influence?limit=20")["influence"]
-    assert page.get_by_test_id("influence").locator(".influence").get_attribute("data-windows") == str(len(influence))
+    listed_people = page.get_by_test_id("people-to-meet").locator("li[data-login]")
+    got = listed_people.evaluate_all("els => els.map(e => e.dataset.login)")
+    shown_influence = int(page.get_by_test_id("influence").locator(".influence").get_attribute("data-windows"))
+    # The demo keeps writing: the login may join a newer window between the page's request and ours.
+    after = (people(login), influence_windows(login))
+    assert got and got in (before[0], after[0])
+    assert shown_influence in (before[1], after[1]) and shown_influence > 0
 
     page.wait_for_function(
         f"() => document.querySelector('#momentum-body').dataset.windowId === '{window['id']}'"
