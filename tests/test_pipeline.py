@@ -40,3 +40,28 @@ def test_parallel_parsing_equals_in_process(tmp_path: Path) -> None:
     assert results[1][1] == 2  # the malformed line and the truncation
     assert any(":11: malformed_json" in m for m in results[2][2])
     assert results[2] == results[1]
+
+
+def test_one_file_replayed_parses_in_a_worker_and_equals_in_process(tmp_path: Path, monkeypatch) -> None:
+    """One file with --loops: a worker parses each loop (the next one ahead) while the run applies; same result."""
+    from networkpulse.venturi.parallel import ParallelReader
+
+    submitted: list[tuple[str, int]] = []
+    real_submit = ParallelReader.submit
+
+    def spy(self, source, skip_line=0):
+        submitted.append((source, skip_line))
+        return real_submit(self, source, skip_line)
+
+    monkeypatch.setattr(ParallelReader, "submit", spy)
+    source = str(DATA / "2015-01-01-12.json.gz")
+    results = {}
+    for workers in (1, 2):
+        url = f"sqlite:///{tmp_path}/loops{workers}.db"
+        settings = Settings(sources=(source,), window=WindowConfig(), store_url=url, workers=workers, loops=3)
+        result = Pipeline(settings).run()
+        results[workers] = (stored(url), result.report.summary(), result.filters.as_dict(), result.progress.windows)
+        with open_store(url, readonly=True) as store:
+            results[workers] += (store.inputs(), store.checkpoint().state["totals"])
+    assert submitted == [(source, 0)] * 3  # one job per loop, none for the in-process run
+    assert len(results[1][0]) > 150 and results[2] == results[1]

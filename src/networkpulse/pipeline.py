@@ -19,17 +19,12 @@ tail is annotated from a copy of the state, which the next run discards with the
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
-import itertools
-import multiprocessing
 import os
-import signal
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -45,6 +40,7 @@ from networkpulse.settings import Settings, describe_window
 from networkpulse.store import Checkpoint, InputPosition, Store, open_store, redact_url
 from networkpulse.store.base import PERSIST_WRITER
 from networkpulse.venturi import FilterStats, read_interactions
+from networkpulse.venturi.parallel import Job, ParallelReader
 from networkpulse.venturi.types import InteractionBatch
 
 
@@ -137,17 +133,43 @@ class Pipeline:
 
     def _batches(self, quarantine: IO[str] | None) -> Iterator[InteractionBatch]:
         """The batches in stream order, skipping what the store has consumed already; marks each source read to
-        its end once its last batch was applied (when the next one is asked for)."""
+        its end once its last batch was applied (when the next one is asked for).
+
+        With ``workers > 1`` (unpaced, no stdin, no quarantine) sources are parsed in worker processes
+        (:class:`~networkpulse.venturi.parallel.ParallelReader`) while this process applies the batches, also for
+        one file; the next replay loop's sources are submitted as soon as a loop starts, so a worker parses loop
+        k + 1 while this process applies loop k. A loop's sources are the same whenever they are listed (positions
+        of loop k + 1 change only while it is applied), so submitting early changes nothing that is read."""
         s = self.settings
         self.report.quarantine = quarantine
         parallel = s.workers > 1 and s.pace.unpaced and not s.quarantine and STDIN not in s.sources
+        with contextlib.ExitStack() as stack:
+            pool = stack.enter_context(
+                ParallelReader(s.workers, max_line_bytes=s.max_line_bytes, batch_lines=self._batch_lines)
+            ) if parallel else None
+            yield from self._replayed(pool)
+
+    def _todo(self, loop: int) -> list[tuple[str, int]]:
+        """(source, lines applied already) of the sources loop ``loop`` still has to read."""
+        todo = [(src, self._resume_line(src, loop)) for src in self.settings.sources]
+        return [(src, line) for src, line in todo if line is not None]
+
+    def _replayed(self, pool: ParallelReader | None) -> Iterator[InteractionBatch]:
+        s = self.settings
+        submitted: dict[int, list[tuple[str, int, Job]]] = {}
+
+        def submit(loop: int) -> None:
+            if pool is not None and loop not in submitted and (not s.loops or loop < s.loops):
+                submitted[loop] = [(src, line, pool.submit(src, line)) for src, line in self._todo(loop)]
 
         def read(loop: int) -> Iterator[InteractionBatch]:
             self._loop = loop
-            todo = [(src, self._resume_line(src, loop)) for src in s.sources]
-            todo = [(src, line) for src, line in todo if line is not None]
+            submit(loop)
+            jobs = submitted.pop(loop, None)
+            todo = [(src, line) for src, line, _ in jobs] if jobs is not None else self._todo(loop)
             self.progress.skipped_sources += len(s.sources) - len(todo)
-            batches = self._read_parallel(todo) if parallel and len(todo) > 1 else self._read(todo)
+            submit(loop + 1)
+            batches = self._read(todo) if pool is None or jobs is None else self._read_jobs(pool, jobs)
             previous = None
             for batch in batches:
                 if previous is not None and batch.source != previous:  # sources are read one after the other
@@ -187,29 +209,15 @@ class Pipeline:
             batch_lines=self._batch_lines, skip_lines={src: line for src, line in todo if line},
         )
 
-    def _read_parallel(self, todo: list[tuple[str, int]]) -> Iterator[InteractionBatch]:
-        """Parse files in ``workers`` processes (gunzip + decode + venturi are the CPU-heavy part), yielding
-        each file's batches in source order. At most ``workers + 1`` files are in flight, so memory stays
-        bounded by a few files' interactions; reports and filter counts are merged as files arrive."""
-        s = self.settings
-        jobs = ((source, line, s.max_line_bytes, self._batch_lines) for source, line in todo)
-        # fork: workers need nothing but the parser, and fork starts them without re-importing anything.
-        with ProcessPoolExecutor(s.workers, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-            inflight: deque[Future[tuple[list[InteractionBatch], InputReport, FilterStats]]] = deque()
-            for job in itertools.islice(jobs, s.workers + 1):
-                inflight.append(pool.submit(_parse_file, *job))
-            while inflight:
-                batches, report, filters = inflight.popleft().result()
-                for job in itertools.islice(jobs, 1):
-                    inflight.append(pool.submit(_parse_file, *job))
+    def _read_jobs(self, pool: ParallelReader, jobs: list[tuple[str, int, Job]]) -> Iterator[InteractionBatch]:
+        """The batches of parsed ``jobs`` in order, each batch's counts and skipped lines merged before it is
+        yielded (as reading in this process adds them)."""
+        for *_, job in jobs:
+            for batch, filters, report in pool.results(job):
                 self.report.merge(report)
                 self.filters.merge(filters)
-                yield from batches
-                if self._stop.is_set():
-                    for future in inflight:
-                        future.cancel()
-                    return
+                if batch is not None:
+                    yield batch
 
     # ------------------------------------------------------------------ running
 
@@ -422,30 +430,6 @@ def _open_quarantine(stack: contextlib.ExitStack, path: str | None) -> IO[str] |
         raise PulseError(
             f"--quarantine {path}: cannot write there ({exc.strerror}); give a writable file path"
         ) from None
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent: int) -> None:
-    """Parsing workers get SIGKILL when the run dies, however it dies (Linux ``prctl``), and leave Ctrl-C and
-    SIGTERM to the parent, which stops them in order."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
-def _parse_file(
-    source: str, skip_line: int, max_line_bytes: int, batch_lines: int
-) -> tuple[list[InteractionBatch], InputReport, FilterStats]:
-    """One file's interactions, report and filter counts (runs in a worker process)."""
-    report, filters = InputReport(), FilterStats()
-    batches = list(read_interactions([source], report, filters, max_line_bytes=max_line_bytes,
-                                     batch_lines=batch_lines, skip_lines={source: skip_line} if skip_line else {}))
-    return batches, report, filters
 
 
 __all__ = ["Late", "Pipeline", "Progress", "RunResult"]
