@@ -40,6 +40,9 @@ PAGE = 100
 #: commit (the pipeline batches hundreds of windows per transaction when replaying history) healthy clients
 #: drain their queues while the next page is read, and only clients that really cannot keep up drop frames.
 LIVE_PAGE = 16
+#: Longest wait on a store that notifies (PostgreSQL) before reading ``max_window_id`` anyway: a store replaced
+#: underneath (ids going back) is noticed within this, with no query in between.
+LISTEN_WAIT_S = 1.0
 #: Bytes of frames one client's queue may hold (one frame always fits, however large). Frames of the
 #: default 20 clusters are ~5-25 KB, so this holds more than a LIVE_PAGE burst of them; together with the
 #: kernel's send buffer a healthy client absorbs a burst commit without dropping.
@@ -117,7 +120,8 @@ class Subscriber:
 
 
 class Broadcaster:
-    """Polls ``max_window_id`` every ``poll_interval_s`` and publishes new windows to every subscriber.
+    """Reads ``max_window_id`` whenever the store's change feed says it may have changed (see :meth:`run`) and
+    publishes new windows to every subscriber.
 
     Ids grow with commits (the store contract). At start the feed begins after the newest stored window:
     history is served by ``since`` replay and the REST API, not re-broadcast.
@@ -169,9 +173,15 @@ class Broadcaster:
         self._subscribers.clear()
 
     async def run(self) -> None:
-        """The poll loop; runs until cancelled. Store errors are logged and retried, never fatal."""
+        """The feed loop; runs until cancelled. Store errors are logged and retried, never fatal.
+
+        Between reads it waits on the store's change feed (:meth:`~networkpulse.store.base.Store.wait_for_change`
+        on the feed's own reader thread): PostgreSQL wakes it by ``LISTEN/NOTIFY`` when a writer commits and is
+        never queried in between (up to ``LISTEN_WAIT_S`` idle, so a replaced store is noticed); SQLite cannot
+        notify, so there it waits ``poll_interval_s`` and reads again (a poll).
+        """
         while not self._closed:
-            pause = self._poll_interval_s
+            pause = 0.0
             try:
                 latest = await self._latest()
                 if not self.ready.is_set():
@@ -181,6 +191,8 @@ class Broadcaster:
                     self._restart(latest)
                 elif latest is not None and latest > self.last_id:
                     await self._publish_until(latest)
+                if await self._reader.call(self._wait, None) is None:
+                    pause = self._poll_interval_s  # no store yet: nothing to wait on
             except Exception:
                 # A broken store must not spam the log 50 times a second, nor end the feed for good.
                 log.exception("live feed poll failed; retrying in 1 s")
@@ -188,7 +200,11 @@ class Broadcaster:
             if self._departed >= TRIM_AFTER_DEPARTURES and time.monotonic() - self._last_departure >= TRIM_QUIET_S:
                 self._departed = 0
                 self._release_memory()
-            await asyncio.sleep(pause)
+            if pause:
+                await asyncio.sleep(pause)
+
+    def _wait(self, store: Store) -> bool:
+        return store.wait_for_change(LISTEN_WAIT_S if store.notifies else self._poll_interval_s)
 
     def _restart(self, latest: int) -> None:
         """The database was replaced and ids restarted: every client's position is meaningless now.

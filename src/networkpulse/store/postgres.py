@@ -143,6 +143,9 @@ _COPY_TRAILER = b"\xff\xff"
 class PostgresStore(lives.LivesReads):
     """A :class:`~networkpulse.store.base.Store` in one PostgreSQL schema (see module doc)."""
 
+    #: Writers NOTIFY in their transaction; :meth:`wait_for_change` LISTENs.
+    notifies = True
+
     def __init__(self, url: str, *, retention: int | None = None, readonly: bool = False) -> None:
         from networkpulse.store import redact_url
 

@@ -22,6 +22,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -57,6 +58,9 @@ _NOT_OURS = "a SQLite database, but not a networkpulse store; use another file"
 
 class SQLiteStore(lives.LivesReads):
     """A :class:`~networkpulse.store.base.Store` on one SQLite file or ``:memory:`` (see module doc)."""
+
+    #: SQLite tells no one of commits: the change feed is the caller's poll (:meth:`wait_for_change`).
+    notifies = False
 
     def __init__(self, path: str, *, retention: int | None = None, readonly: bool = False) -> None:
         self.path = path
@@ -236,6 +240,11 @@ class SQLiteStore(lives.LivesReads):
             yield con
         finally:
             con.execute("ROLLBACK")  # a read transaction: ending it only releases the snapshot
+
+    def wait_for_change(self, timeout_s: float) -> bool:
+        """No notifications in SQLite: sleep ``timeout_s`` (the caller's poll interval) and say "maybe"."""
+        time.sleep(max(0.0, timeout_s))
+        return True
 
     def close(self) -> None:
         """Close the writer and every reader connection this store opened (from any thread). Idempotent."""
