@@ -186,11 +186,9 @@ def raw_event_text(record: dict[str, Any]) -> bytes:
 # ---------------------------------------------------------------- record ↔ Avro binary
 
 
-def _long(n: int) -> bytes:
+def _zigzag_varint(n: int) -> bytes:
     """Avro ``long``: zig-zag, then base-128 varint, low group first."""
     n = (n << 1) ^ (n >> 63)
-    if n < 0x80:
-        return _BYTE[n]
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -199,7 +197,15 @@ def _long(n: int) -> bytes:
     return bytes(out)
 
 
-_BYTE = [bytes((i,)) for i in range(0x80)]
+#: The encodings of 0 … 16 383 (every string length of a GH Archive column but long payloads): a list lookup
+#: instead of the loop, which was the codec's largest cost (~15 % of the firehose under cProfile).
+_SMALL = [_zigzag_varint(n) for n in range(1 << 14)]
+
+
+def _long(n: int) -> bytes:
+    return _SMALL[n] if 0 <= n < 16384 else _zigzag_varint(n)
+
+
 _NULL, _SOME = b"\x00", b"\x02"  # union branch 0 (null) and 1 (the value), as longs
 _FALSE, _TRUE = b"\x00", b"\x01"
 
