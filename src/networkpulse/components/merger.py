@@ -32,15 +32,15 @@ import numpy.typing as npt
 from networkpulse.components.panes import NO_TIME, PaneParts
 from networkpulse.engine.interning import Interner
 from networkpulse.engine.types import Window, WindowConfig
-from networkpulse.engine.windows import WindowEngine
+from networkpulse.engine.windows import PAIR_KEY_ARRAYS, VERTEX_ARRAYS, WindowEngine
 
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 MergerState = dict[str, np.ndarray]
 _NONE = np.iinfo(np.int64).min
 # Engine snapshot arrays holding vertex ids, and those holding pair keys ((low << 32) | high).
-_ID_ARRAYS = ("open_src", "open_dst", "pane_u", "pane_v", "front_u", "front_v", "rolling_u", "rolling_v")
-_KEY_ARRAYS = ("pane_keys", "pair_keys")
+_ID_ARRAYS = VERTEX_ARRAYS
+_KEY_ARRAYS = PAIR_KEY_ARRAYS
 _LOW = np.int64(0xFFFFFFFF)
 
 

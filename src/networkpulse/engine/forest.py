@@ -1,193 +1,288 @@
-"""Spanning-forest kernels (numba): the only per-edge loops of the engine.
+"""Spanning-forest kernels (numba): the only per-edge and per-vertex loops of the engine.
 
 A *forest* is a pair of ``int32`` arrays ``(u, v)`` of real edges with no cycle. It spans every vertex that has
 an edge, so a set of edges and its spanning forest have the same connected components. Merging forests is
 associative, commutative and idempotent — the engine's window algebra rests on that.
 
-Every kernel uses union-find over *global* dense vertex ids with a caller-owned scratch array ``parent``
-(``parent[i] == i`` for all i on entry and on exit), so no relabelling or sorting is needed: the work is
-O(m · α) for m input edges and the scratch is restored by touching only the m edges' endpoints.
+The kernels work in *slot* space: the engine gives each vertex held by an open pane a small slot id
+(:class:`networkpulse.engine.windows._Slots`), so the union-find scratch is the size of the window, not of
+every account ever seen. Measured on ``benchmarks/engine.py`` (673 k accounts, ~20 k per window): indexing the
+scratch by global id made every access a cache miss, and the window summary took 70 % of the engine's time.
+
+Union by size, not arbitrary linking: a hub met early (a popular repo owner) otherwise roots long chains that
+path halving only slowly flattens (the issue's prototype measured −30 % time). Which edges are *kept* depends only
+on the order edges are offered (an edge is kept iff it joins two trees of what came before), never on the slot
+numbering or the linking rule: that is what makes a restored engine, whose slots differ, emit the very same trees.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from numba import njit
 
 from networkpulse.engine.types import IdArray
 
 
 @njit(cache=True, inline="always")
-def _find(parent: np.ndarray, x: int) -> int:
-    # Path halving: keeps trees shallow without recursion or a second pass.
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]
-        x = parent[x]
+def _root(parent: np.ndarray, x: int) -> int:
+    # One array: parent[x] >= 0 is x's parent, parent[r] < 0 marks a root holding -(tree size), so union by size
+    # reads no second array. Path halving keeps trees shallow without recursion or a second pass.
+    while parent[x] >= 0:
+        p = parent[x]
+        g = parent[p]
+        if g < 0:
+            return p
+        parent[x] = g
+        x = g
     return x
 
 
-@njit(cache=True)
-def _reset(parent: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
-    # Only endpoints of the processed edges can have been touched.
-    for i in range(u.shape[0]):
-        parent[u[i]] = u[i]
-        parent[v[i]] = v[i]
+@njit(cache=True, inline="always")
+def _link(parent: np.ndarray, a: int, b: int) -> None:
+    # Union by size on two distinct roots: the smaller tree hangs under the larger one.
+    if parent[a] > parent[b]:
+        a, b = b, a
+    parent[a] += parent[b]
+    parent[b] = a
 
 
 @njit(cache=True)
-def _union_keep(
-    xu: np.ndarray, xv: np.ndarray, parent: np.ndarray, out_u: np.ndarray, out_v: np.ndarray, k: int
-) -> int:
-    """Union every edge of ``x``, appending those that joined two trees to ``out`` from position ``k``."""
-    for i in range(xu.shape[0]):
-        a = xu[i]
-        b = xv[i]
-        ra = _find(parent, a)
-        rb = _find(parent, b)
-        if ra != rb:
-            parent[ra] = rb
-            out_u[k] = a
-            out_v[k] = b
-            k += 1
-    return k
-
-
-@njit(cache=True)
-def spanning_forest(u: np.ndarray, v: np.ndarray, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Keep the edges of ``(u, v)`` that join two different trees, in input order. O(m · α)."""
+def spanning_forest(
+    u: np.ndarray, v: np.ndarray, slots: np.ndarray, parent: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The edges of ``(u, v)`` (slot ids) that join two different trees, in input order. ``slots``: every slot
+    the edges touch (initialises the scratch; nothing needs restoring afterwards). O(m · α + |slots|)."""
+    for i in range(slots.shape[0]):
+        parent[slots[i]] = -1
     out_u = np.empty(u.shape[0], np.int32)
     out_v = np.empty(u.shape[0], np.int32)
-    k = _union_keep(u, v, parent, out_u, out_v, 0)
-    _reset(parent, u, v)
+    k = 0
+    for i in range(u.shape[0]):
+        a = _root(parent, u[i])
+        b = _root(parent, v[i])
+        if a != b:
+            _link(parent, a, b)
+            out_u[k] = u[i]
+            out_v[k] = v[i]
+            k += 1
     return out_u[:k].copy(), out_v[:k].copy()
 
 
 @njit(cache=True)
-def merge_forests(
-    au: np.ndarray, av: np.ndarray, bu: np.ndarray, bv: np.ndarray, parent: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """A spanning forest of the union of two forests. O(|a| + |b|), no concatenation copy."""
-    m = au.shape[0] + bu.shape[0]
-    out_u = np.empty(m, np.int32)
-    out_v = np.empty(m, np.int32)
-    k = _union_keep(au, av, parent, out_u, out_v, 0)
-    k = _union_keep(bu, bv, parent, out_u, out_v, k)
-    _reset(parent, au, av)
-    _reset(parent, bu, bv)
-    return out_u[:k].copy(), out_v[:k].copy()
-
-
 def window_summary(
-    a: tuple[np.ndarray, np.ndarray],
-    b: tuple[np.ndarray, np.ndarray],
-    parent: np.ndarray,
-    count: np.ndarray,
-    slot: np.ndarray,
-    min_size: int,
-) -> tuple[int, int, int, np.ndarray, np.ndarray, np.ndarray]:
-    """Components of the union of ``a`` (a forest) and ``b`` (any edge set, here the back panes' forests).
-
-    Returns ``(vertices, components, largest, members, offsets, tree_edges)`` in the columnar layout of
-    :class:`~networkpulse.engine.types.Window`: clusters of size >= ``min_size``, largest first, ties by
-    smallest member, members sorted, each with the size - 1 forest edges that span it.
-    ``count`` and ``slot`` are zeroed scratch arrays like ``parent``; all three are restored on exit.
-    O(m · α + c log c) for m forest edges and c members of listed clusters; no per-cluster Python. The one
-    sort runs in numpy between two kernels because numpy's vectorised sort is ~3× numba's.
-    """
-    n, m, largest, ku, kv, verts, big = _summary_union(a[0], a[1], b[0], b[1], parent, count, slot, min_size)
-    big.sort()
-    members, offsets, tree_edges = _summary_scatter(ku[:m], kv[:m], verts, big, parent, count, slot, min_size)
-    return n, n - m, largest, members, offsets, tree_edges  # a forest on n vertices with m edges has n - m trees
-
-
-@njit(cache=True)
-def _summary_union(
-    au: np.ndarray, av: np.ndarray, bu: np.ndarray, bv: np.ndarray, parent: np.ndarray, count: np.ndarray,
-    slot: np.ndarray, min_size: int,
+    eu: np.ndarray, ev: np.ndarray, gu: np.ndarray, gv: np.ndarray, sorted_gid: np.ndarray, sorted_slot: np.ndarray,
+    parent: np.ndarray, label: np.ndarray, top: int, min_size: int, want_ranks: bool,
 ) -> tuple[int, int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Unions, distinct vertices, tree sizes (in ``count`` at each root), members of listed trees (unsorted).
-    Leaves ``parent`` fully compressed (parent[x] is x's root) for :func:`_summary_scatter`."""
-    ku = np.empty(au.shape[0] + bu.shape[0], np.int32)
-    kv = np.empty_like(ku)
-    m = _union_keep(au, av, parent, ku, kv, 0)
-    m = _union_keep(bu, bv, parent, ku, kv, m)
-    # Three passes: distinct vertices (marked in the zeroed ``slot`` scratch); full path compression
-    # (parent[x] becomes x's root: one random access per later lookup) with tree sizes counted at roots;
-    # then the members of listed trees, restoring ``slot``.
-    verts = np.empty(2 * m, np.int32)
-    n = 0
-    for i in range(m):
-        for x in (ku[i], kv[i]):
-            if slot[x] == 0:
-                slot[x] = 1
-                verts[n] = x
-                n += 1
-    verts = verts[:n]
+    """Components of the graph on the live slots with edges ``(eu, ev)`` (slot ids; the panes' forests, oldest
+    first; ``(gu, gv)`` the same edges in global ids), in one call.
+
+    ``sorted_slot`` lists every live slot in ascending global id (``sorted_gid``); ``parent`` and ``label`` are
+    scratch indexed by slot, initialised here over ``[0, top)`` (every slot ever handed out) in one sequential
+    sweep — cheaper than scattered writes to the live slots. Returns ``(vertices, components, largest, members,
+    offsets, tree_edges, rank_at)`` in the columnar layout of :class:`~networkpulse.engine.types.Window` (global
+    ids): clusters of size >= ``min_size``, largest first, ties by smallest member, members sorted, each with
+    the size - 1 kept edges that span it; with ``want_ranks``, ``rank_at[i]`` is the rank of the cluster holding
+    ``sorted_gid[i]`` (-1 if not listed), else empty.
+
+    O(m · α + V + top + c log c) for m edges, V live slots and c listed clusters. Members come out sorted with
+    no sort: one pass over the live slots in global order scatters each into its cluster's range. The passes
+    after the unions read their per-vertex and per-edge inputs in order (cluster ordinals noted per position and
+    per slot by the labelling pass, edges in global ids given): on the sparse benchmark the random reads of
+    ``parent``/``label``/slot→id they replace cost ~30 % of the summary.
+    """
+    for s in range(top):
+        parent[s] = -1
+    keep = np.empty(eu.shape[0], np.int32)
+    m = 0
+    for i in range(eu.shape[0]):
+        a = _root(parent, eu[i])
+        b = _root(parent, ev[i])
+        if a != b:
+            _link(parent, a, b)
+            keep[m] = i
+            m += 1
+    # Labelling in global order: a tree is first met at its smallest member, so numbering listed trees as met
+    # (ordinals) orders ties by smallest member. ``label`` holds the ordinal at the root from the first member
+    # met on, and at every vertex once visited (-1: not listed), for the tree-edge pass.
+    n = sorted_slot.shape[0]
     for i in range(n):
-        r = _find(parent, verts[i])
-        parent[verts[i]] = r
-        count[r] += 1
-    big = np.empty(n, np.int32)
+        label[sorted_slot[i]] = -1
+    ordinal_at = np.empty(n, np.int32)
+    sizes = np.empty(n, np.int64)
     c = 0
     largest = 0
+    listed = 0
     for i in range(n):
-        x = verts[i]
-        slot[x] = 0
-        size = count[parent[x]]
-        if size > largest:
-            largest = size
-        if size >= min_size:
-            big[c] = x
-            c += 1
-    big = big[:c]
-    return n, m, largest, ku, kv, verts, big
+        s = sorted_slot[i]
+        r = _root(parent, s)
+        t = -parent[r]
+        if t > largest:
+            largest = t
+        o = -1
+        if t >= min_size:
+            o = label[r]
+            if o < 0:
+                o = c
+                sizes[c] = t
+                listed += t
+                c += 1
+            label[r] = o
+        label[s] = o
+        ordinal_at[i] = o
+    order = np.argsort(-sizes[:c], kind="mergesort")  # stable: ties keep smallest-member order
+    rank_of = np.empty(c, np.int32)
+    offsets = np.zeros(c + 1, np.int64)
+    cursor = np.empty(c, np.int64)
+    for rank in range(c):
+        rank_of[order[rank]] = rank
+        offsets[rank + 1] = offsets[rank] + sizes[order[rank]]
+        cursor[rank] = offsets[rank]
+    members = np.empty(listed, np.int32)
+    rank_at = np.full(n if want_ranks else 0, -1, np.int32)
+    for i in range(n):
+        o = ordinal_at[i]
+        if o >= 0:
+            rank = rank_of[o]
+            members[cursor[rank]] = sorted_gid[i]
+            cursor[rank] += 1
+            if want_ranks:
+                rank_at[i] = rank
+    for rank in range(c):
+        cursor[rank] = offsets[rank] - rank  # write cursor of that tree's edges
+    tree_edges = np.empty((listed - c, 2), np.int32)
+    for j in range(m):
+        i = keep[j]
+        o = label[eu[i]]
+        if o >= 0:
+            rank = rank_of[o]
+            e = cursor[rank]
+            tree_edges[e, 0] = gu[i]
+            tree_edges[e, 1] = gv[i]
+            cursor[rank] = e + 1
+    return n, n - m, largest, members, offsets, tree_edges, rank_at  # n vertices, m forest edges: n - m trees
 
 
 @njit(cache=True)
-def _summary_scatter(
-    ku: np.ndarray, kv: np.ndarray, verts: np.ndarray, big: np.ndarray, parent: np.ndarray, count: np.ndarray,
-    slot: np.ndarray, min_size: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lay out the listed trees (``big`` sorted ascending) largest first, then restore every scratch."""
-    c = big.shape[0]
+def acquire_slots(
+    verts: np.ndarray, sorted_gid: np.ndarray, sorted_slot: np.ndarray, n: int, gid: np.ndarray, refs: np.ndarray,
+    free: np.ndarray, n_free: int,
+) -> tuple[np.ndarray, int, int, int]:
+    """Slots for ``verts`` (global ids, ascending, distinct), one pane reference taken on each; vertices not
+    live yet get a free slot and are merged into the first ``n`` entries of the ascending ``sorted_gid`` /
+    ``sorted_slot`` buffers (in place, from the back). The caller guarantees room (``n_free`` and the buffers).
+    Returns ``(slots, live count, free count, highest slot handed out + 1)``. O(p + V), sequential."""
+    p = verts.shape[0]
+    slots = np.empty(p, np.int32)
+    new = np.zeros(p, np.bool_)
+    j = 0
+    added = 0
+    top = 0
+    for i in range(p):
+        g = verts[i]
+        while j < n and sorted_gid[j] < g:
+            j += 1
+        if j < n and sorted_gid[j] == g:
+            slots[i] = sorted_slot[j]
+        else:
+            n_free -= 1
+            s = free[n_free]
+            slots[i] = s
+            gid[s] = g
+            new[i] = True
+            added += 1
+        refs[slots[i]] += 1
+        if slots[i] + 1 > top:
+            top = slots[i] + 1
+    w = n + added  # merge from the back: the new vertices into the sorted buffers
+    j = n - 1
+    for i in range(p - 1, -1, -1):
+        if not new[i]:
+            continue
+        while j >= 0 and sorted_gid[j] > verts[i]:
+            w -= 1
+            sorted_gid[w] = sorted_gid[j]
+            sorted_slot[w] = sorted_slot[j]
+            j -= 1
+        w -= 1
+        sorted_gid[w] = verts[i]
+        sorted_slot[w] = slots[i]
+    return slots, n + added, n_free, top
+
+
+@njit(cache=True)
+def pane_forest(
+    keys: np.ndarray, high: np.ndarray, sorted_gid: np.ndarray, sorted_slot: np.ndarray, n: int, gid: np.ndarray,
+    refs: np.ndarray, free: np.ndarray, n_free: int, parent: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int, int]:
+    """Close a pane in one call: ``keys`` (its pair keys, sorted, repeats allowed; ``high`` their high endpoints,
+    sorted: numpy's vectorised sort is ~5× numba's) → its distinct keys, its
+    spanning forest in slot ids (kept in key order) and the slots of its vertices, taking a pane reference on
+    each (see :func:`acquire_slots`, whose room the caller guarantees). Returns ``(distinct keys, forest u,
+    forest v, slots, live count, free count, top)``. O(m + p log p + V) for m keys, p vertices, V live."""
     k = 0
-    roots = np.empty(c, np.int32)
-    sizes = np.empty(c, np.int64)
-    for i in range(c):  # in ascending member order, a tree is first met at its smallest member
-        r = parent[big[i]]
-        if slot[r] == 0:
-            slot[r] = 1
-            roots[k] = r
-            sizes[k] = count[r]
+    for i in range(keys.shape[0]):
+        if k == 0 or keys[i] != keys[k - 1]:
+            keys[k] = keys[i]
             k += 1
-    order = np.argsort(-sizes[:k], kind="mergesort")  # stable: ties keep smallest-member order
-    offsets = np.zeros(k + 1, np.int64)
+    keys = keys[:k].copy()
+    u = (keys >> 32).astype(np.int32)  # ascending: keys sort by their low endpoint first
+    v = (keys & 0xFFFFFFFF).astype(np.int32)
+    verts = np.empty(k + high.shape[0], np.int32)  # the distinct endpoints, ascending: merge u and the sorted v
+    p = 0
+    i = j = 0
+    while i < k or j < high.shape[0]:
+        if j >= high.shape[0] or (i < k and u[i] <= high[j]):
+            x = u[i]
+            i += 1
+        else:
+            x = high[j]
+            j += 1
+        if p == 0 or verts[p - 1] != x:
+            verts[p] = x
+            p += 1
+    verts = verts[:p]
+    slots, n, n_free, top = acquire_slots(verts, sorted_gid, sorted_slot, n, gid, refs, free, n_free)
+    su = np.empty(k, np.int32)
+    sv = np.empty(k, np.int32)
+    j = 0
     for i in range(k):
-        offsets[i + 1] = offsets[i] + sizes[order[i]]
+        while verts[j] != u[i]:
+            j += 1
+        su[i] = slots[j]
+    at = np.searchsorted(verts, v)
     for i in range(k):
-        slot[roots[order[i]]] = offsets[i]  # write cursor of that tree's members
-    members = np.empty(c, np.int32)
-    for i in range(c):
-        r = parent[big[i]]
-        members[slot[r]] = big[i]
-        slot[r] += 1
-    for i in range(k):
-        slot[roots[order[i]]] = offsets[i] - i  # write cursor of that tree's edges
-    tree_edges = np.empty((c - k, 2), np.int32)
-    for i in range(ku.shape[0]):
-        r = parent[ku[i]]
-        if count[r] >= min_size:
-            e = slot[r]
-            tree_edges[e, 0] = ku[i]
-            tree_edges[e, 1] = kv[i]
-            slot[r] = e + 1
-    # Every vertex touched by the unions is an endpoint of a kept edge (a rejected edge's endpoints were
-    # already joined), and roots are vertices too: this restores all three scratches.
-    for i in range(verts.shape[0]):
-        count[verts[i]] = 0
-        slot[verts[i]] = 0
-        parent[verts[i]] = verts[i]
-    return members, offsets, tree_edges
+        sv[i] = slots[at[i]]
+    fu, fv = spanning_forest(su, sv, slots, parent)
+    return keys, fu, fv, slots, n, n_free, top
+
+
+@njit(cache=True)
+def release_slots(
+    slots: np.ndarray, sorted_gid: np.ndarray, sorted_slot: np.ndarray, n: int, gid: np.ndarray, refs: np.ndarray,
+    free: np.ndarray, n_free: int,
+) -> tuple[int, int]:
+    """Drop one pane reference on each of ``slots`` (distinct); slots no pane holds any more go back to
+    ``free`` and leave the sorted buffers (compacted in place). Returns ``(live count, free count)``.
+    O(p), plus O(V) sequential when a vertex left."""
+    dead = 0
+    for i in range(slots.shape[0]):
+        s = slots[i]
+        refs[s] -= 1
+        if refs[s] == 0:
+            gid[s] = -1
+            free[n_free] = s
+            n_free += 1
+            dead += 1
+    if dead:
+        w = 0
+        for i in range(n):
+            if refs[sorted_slot[i]] > 0:
+                sorted_gid[w] = sorted_gid[i]
+                sorted_slot[w] = sorted_slot[i]
+                w += 1
+        n = w
+    return n, n_free
 
 
 def empty_forest() -> tuple[IdArray, IdArray]:
@@ -260,40 +355,6 @@ def _rehash(table: np.ndarray, shift: int, old: np.ndarray) -> None:
         table[2 * i + 1] = old[2 * n + 1]
 
 
-@njit(cache=True)
-def _listed_pair_keys(
-    table: np.ndarray, members: np.ndarray, offsets: np.ndarray, slot: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The pairs of a :class:`PairCounter` table whose endpoints lie in a listed cluster: their keys, the rank
-    of that cluster and their multiplicities, in table order. ``slot`` is a zeroed scratch indexed by vertex id,
-    restored on exit. O(capacity + listed members): both endpoints of a pair are in one component, so the low
-    endpoint decides."""
-    for r in range(offsets.shape[0] - 1):
-        for i in range(offsets[r], offsets[r + 1]):
-            slot[members[i]] = r + 1
-    n = 0
-    for i in range(table.shape[0] // 2):
-        key = table[2 * i]
-        if key != _EMPTY and slot[key >> 32] != 0:
-            n += 1
-    keys = np.empty(n, np.int64)
-    ranks = np.empty(n, np.int64)
-    counts = np.empty(n, np.int32)
-    k = 0
-    for i in range(table.shape[0] // 2):
-        key = table[2 * i]
-        if key != _EMPTY:
-            r = slot[key >> 32]
-            if r != 0:
-                keys[k] = key
-                ranks[k] = r - 1
-                counts[k] = table[2 * i + 1]
-                k += 1
-    for i in range(members.shape[0]):
-        slot[members[i]] = 0
-    return keys, ranks, counts
-
-
 class PairCounter:
     """Multiset of undirected pair keys: how many distinct pairs the current window holds."""
 
@@ -327,18 +388,23 @@ class PairCounter:
         return self.size
 
     def listed(
-        self, members: np.ndarray, offsets: np.ndarray, slot: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The distinct pairs inside the listed clusters ``members``/``offsets`` (columnar, as in ``Window``),
-        grouped by cluster rank and sorted by key inside each: ``(pairs (Q, 2) int32 low/high vertex ids,
-        pair_offsets (clusters + 1) int64, multiplicities int32)``. The order never depends on the table's
-        history, so a restored engine emits the very same arrays. O(capacity + listed members + Q log Q)."""
-        keys, ranks, counts = _listed_pair_keys(self.table, members, offsets, slot)
-        order = np.lexsort((keys, ranks))
+        self, sorted_gid: IdArray, rank_at: IdArray, n_clusters: int
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        """The distinct pairs inside the listed clusters, grouped by cluster rank and sorted by key inside each:
+        ``(pairs (Q, 2) int32 low/high vertex ids, pair_offsets (n_clusters + 1) int64, multiplicities int32)``.
+        ``sorted_gid``/``rank_at``: the window's vertices ascending and the rank of each one's listed cluster
+        (-1 if none), from :func:`window_summary`. Both endpoints of a pair are in one component, so the low
+        endpoint decides. The order never depends on the table's history, so a restored engine emits the very
+        same arrays. O(capacity + P log V + Q log Q) for P held pairs, V vertices, Q listed pairs."""
+        keys, counts = self.items()
+        rank = rank_at[np.searchsorted(sorted_gid, (keys >> 32).astype(np.int32))] if len(keys) else keys
+        inside = rank >= 0
+        keys, counts, rank = keys[inside], counts[inside].astype(np.int32), rank[inside]
+        order = np.lexsort((keys, rank))
         keys, counts = keys[order], counts[order]
         pairs = np.empty((len(keys), 2), np.int32)
         pairs[:, 0] = keys >> 32
         pairs[:, 1] = keys & 0xFFFFFFFF
-        bounds = np.zeros(len(offsets), np.int64)
-        np.cumsum(np.bincount(ranks, minlength=len(offsets) - 1), out=bounds[1:])
+        bounds = np.zeros(n_clusters + 1, np.int64)
+        np.cumsum(np.bincount(rank, minlength=n_clusters), out=bounds[1:])
         return pairs, bounds, counts

@@ -1,9 +1,10 @@
-"""Event-time windows over the interaction stream: panes, watermark, lateness, two-stacks aggregation.
+"""Event-time windows over the interaction stream: panes, watermark, lateness, compact vertex slots.
 
 Time is cut into *panes* of length ``slide``. A pane's interactions are reduced once, when the pane closes, to
 its distinct pairs and a spanning forest. A sliding window of ``size = k · slide`` is the union of its k pane
-forests, kept by a two-stacks sliding aggregation: each slide costs O(1) amortised forest merges, so an edge is
-folded a constant number of times instead of once per window containing it (the 2016 system's W/S).
+forests, so an edge is reduced once and its pane's forest folded k times — forests, not raw edges (the 2016
+system re-folded every edge into each of the W/S windows). Vertices live in compact slots while a pane of the
+window holds them, so the scratch of the union-find is window-sized and memory stays flat on endless streams.
 
 Watermark: ``max event time seen − lateness``; it advances between ``add`` calls (batches), so within one batch
 order does not matter. A pane ``[p·S, (p+1)·S)`` closes when the watermark reaches its end; events that arrive
@@ -15,7 +16,6 @@ between two files costs nothing). This module is pure: no I/O, no clock, no othe
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,8 +25,10 @@ import numpy.typing as npt
 
 from networkpulse.engine.forest import (
     PairCounter,
+    acquire_slots,
     empty_forest,
-    merge_forests,
+    pane_forest,
+    release_slots,
     spanning_forest,
     window_summary,
 )
@@ -52,66 +54,90 @@ class _Pane:
     index: int
     events: int
     interactions: int
-    keys: I64  # distinct undirected pairs, (low << 32) | high
-    forest: Forest
+    keys: I64  # distinct undirected pairs, (low << 32) | high, in global ids
+    forest: Forest  # in slot ids
+    edges: Forest  # the same forest in global ids
+    slots: IdArray  # the distinct slots of the pane's vertices (every vertex is a forest endpoint)
 
 
-class _Scratch:
-    """Union-find scratch arrays indexed by global vertex id, grown geometrically as ids appear."""
+class _Slots:
+    """Compact vertex slots: a vertex gets a slot while a closed pane of the window holds it.
 
-    def __init__(self) -> None:
-        self.parent = np.arange(1024, dtype=np.int32)
-        self.count = np.zeros(1024, dtype=np.int32)
-        self.slot = np.zeros(1024, dtype=np.int32)
+    ``gid[slot]`` is the slot's global id and ``refs[slot]`` how many held panes hold it; freed slots are reused
+    (a stack), so every array here is as large as the largest window, not as the accounts ever seen — the
+    union-find scratch stays in L2 cache and an endless stream keeps its memory. ``sorted_gid`` lists the live
+    vertices ascending with their slots in ``sorted_slot``: sorted members come from one scatter, and a pane's
+    vertices find their slots by one merge walk (no hash table).
 
-    def ensure(self, n: int) -> None:
-        if n > self.parent.shape[0]:
-            size = max(n, 2 * self.parent.shape[0])
-            self.parent = np.arange(size, dtype=np.int32)
-            self.count = np.zeros(size, dtype=np.int32)
-            self.slot = np.zeros(size, dtype=np.int32)
+    ``acquire``/``release``: O(p + V) sequential per pane of p vertices in a window of V (numba kernels); the
+    arrays double when full and never shrink.
+    """
 
-
-class _TwoStacks:
-    """Sliding union of pane forests (FIFO push/pop). The front stack holds suffix unions, rebuilt from the
-    back panes when it runs empty (O(window) every k pops); the back is a plain list whose forests the caller
-    unions with the front's top at query time, which saves re-merging a growing back union on every push.
-    Amortised O(1) forest merges per slide."""
-
-    def __init__(self, scratch: _Scratch) -> None:
-        self._scratch = scratch
-        self._front: list[Forest] = []  # suffix unions; front[-1] covers every pane in the front stack
-        self._back: list[Forest] = []
-
-    def push(self, forest: Forest) -> None:
-        self._back.append(forest)
-
-    def pop(self) -> None:
-        if not self._front:
-            union = empty_forest()
-            for forest in reversed(self._back):
-                union = merge_forests(forest[0], forest[1], union[0], union[1], self._scratch.parent)
-                self._front.append(union)
-            self._back.clear()
-        self._front.pop()
+    def __init__(self, capacity: int = 1024) -> None:
+        capacity = max(capacity, 16)
+        self.gid = np.full(capacity, -1, np.int32)
+        self.refs = np.zeros(capacity, np.int32)
+        self.parent = np.zeros(capacity, np.int32)
+        self.label = np.zeros(capacity, np.int32)
+        self._free = np.arange(capacity - 1, -1, -1, dtype=np.int32)  # a stack: lowest slots first
+        self._n_free = capacity
+        self._gid_buf = np.empty(capacity, np.int32)
+        self._slot_buf = np.empty(capacity, np.int32)
+        self.n = 0  # live vertices
+        self.top = 0  # every slot handed out so far is below this
 
     @property
-    def front(self) -> list[Forest]:
-        return self._front
+    def sorted_gid(self) -> IdArray:
+        return self._gid_buf[: self.n]
 
     @property
-    def back_size(self) -> int:
-        return len(self._back)
+    def sorted_slot(self) -> IdArray:
+        return self._slot_buf[: self.n]
 
-    def restore(self, front: list[Forest], back: list[Forest]) -> None:
-        self._front, self._back = front, back
+    def _grow(self, need: int) -> None:
+        old = len(self.gid)
+        capacity = max(2 * old, old + need)
+        self.gid = np.r_[self.gid, np.full(capacity - old, -1, np.int32)]
+        self.refs = np.r_[self.refs, np.zeros(capacity - old, np.int32)]
+        self.parent, self.label = np.zeros(capacity, np.int32), np.zeros(capacity, np.int32)
+        free = np.empty(capacity, np.int32)  # the new slots under the free ones: used last
+        free[: capacity - old] = np.arange(capacity - 1, old - 1, -1, dtype=np.int32)
+        free[capacity - old : capacity - old + self._n_free] = self._free[: self._n_free]
+        self._free = free
+        self._n_free += capacity - old
+        for name in ("_gid_buf", "_slot_buf"):
+            buf = np.empty(capacity, np.int32)
+            buf[: self.n] = getattr(self, name)[: self.n]
+            setattr(self, name, buf)
 
-    def query(self) -> tuple[Forest, Forest]:
-        """Two edge sets whose union spans the window: the front's top forest and the back panes' edges."""
-        top = self._front[-1] if self._front else empty_forest()
-        if len(self._back) <= 1:
-            return top, (self._back[0] if self._back else empty_forest())
-        return top, (np.concatenate([f[0] for f in self._back]), np.concatenate([f[1] for f in self._back]))
+    def acquire(self, verts: IdArray) -> IdArray:
+        """The slots of ``verts`` (global ids, ascending, distinct), taking one pane reference on each."""
+        if len(verts) > self._n_free:
+            self._grow(len(verts) - self._n_free)
+        slots, self.n, self._n_free, top = acquire_slots(
+            verts, self._gid_buf, self._slot_buf, self.n, self.gid, self.refs, self._free, self._n_free)
+        self.top = max(self.top, top)
+        return slots
+
+    def close_pane(self, keys: I64) -> tuple[I64, Forest, IdArray]:
+        """A closing pane's sorted pair keys (repeats allowed) → its distinct keys, its forest in slot ids and
+        its vertices' slots (one reference taken on each). One kernel call (:func:`pane_forest`)."""
+        if 2 * len(keys) > self._n_free:
+            self._grow(2 * len(keys) - self._n_free)
+        high = np.sort((keys & 0xFFFFFFFF).astype(np.int32))
+        keys, fu, fv, slots, self.n, self._n_free, top = pane_forest(
+            keys, high, self._gid_buf, self._slot_buf, self.n, self.gid, self.refs, self._free, self._n_free,
+            self.parent)
+        self.top = max(self.top, top)
+        return keys, (fu, fv), slots
+
+    def release(self, slots: IdArray) -> None:
+        """Drop one pane reference on each of ``slots`` (distinct); slots no pane holds any more are freed."""
+        self.n, self._n_free = release_slots(
+            slots, self._gid_buf, self._slot_buf, self.n, self.gid, self.refs, self._free, self._n_free)
+
+    def to_global(self, forest: Forest) -> Forest:
+        return self.gid[forest[0]], self.gid[forest[1]]
 
 
 def _pair_keys(src: IdArray, dst: IdArray) -> I64:
@@ -124,14 +150,23 @@ class WindowEngine:
     """Feed ``add`` with batches of interned interactions; get back the windows that closed.
 
     Per batch: O(n log n) for n interactions (grouping by pane); per closed pane: O(m log m) dedupe of its m
-    interactions plus an O(m α) forest; per emitted window: O(V) for the V vertices of the window.
+    interactions plus an O(m α) forest and O(V) slot bookkeeping; per emitted window: O(F α + V) for the F edges
+    of its k pane forests and its V vertices, in one kernel call.
+
+    A window is the union of its k pane forests, oldest first, in one pass. Measured against the two-stacks
+    aggregation this engine used before (suffix unions rebuilt every k slides): on the real-like sparse stream of
+    ``benchmarks/engine.py`` the k pane forests add up to only 1.04–1.16× the window's forest, so two-stacks saved
+    little and paid for its rebuild merges; see the benchmark for both streams.
 
     ``cluster_pairs``: also emit each listed cluster's distinct pairs (``Window.pairs``), for the analytics
-    stage; adds O(pair table capacity + Q log Q) per window for the Q pairs inside listed clusters, and changes
-    nothing else the engine emits or keeps.
+    stage; adds O(pair table capacity + P log V + Q log Q) per window for the P pairs held and Q pairs inside
+    listed clusters, and changes nothing else the engine emits or keeps.
+
+    Memory follows the window, not the stream: vertex slots are freed when no pane holds them (rolling mode keeps
+    every vertex by definition), and :meth:`live_ids` tells the interner which ids it must keep.
     """
 
-    def __init__(self, config: WindowConfig, *, cluster_pairs: bool = False) -> None:
+    def __init__(self, config: WindowConfig, *, cluster_pairs: bool = False, capacity: int = 1024) -> None:
         if config.slide_ms <= 0 or config.size_ms <= 0:
             raise ValueError("window size and slide must be positive")
         if config.size_ms % config.slide_ms:
@@ -141,7 +176,7 @@ class WindowEngine:
         self.late_events = 0
         self.late_interactions = 0
         self._k = config.size_ms // config.slide_ms
-        self._scratch = _Scratch()
+        self._slots = _Slots(capacity)
         self._open: dict[int, _OpenPane] = {}
         self._next_pane: int | None = None  # every pane below this one is closed
         self._max_time: int | None = None
@@ -150,8 +185,7 @@ class WindowEngine:
         self._interactions = 0
         # sliding state
         self._panes: deque[_Pane] = deque()
-        self._stacks = _TwoStacks(self._scratch)
-        # rolling state
+        # rolling state: the cumulative forest in slot ids
         self._cumulative: Forest = empty_forest()
         self._rolling_start: int | None = None
         self._period_has_data = False
@@ -162,8 +196,6 @@ class WindowEngine:
         """Add one batch: interactions ``(src[i], dst[i])`` at ``times_ms[i]``, and the times of every event of
         the batch (kept or filtered). Returns the windows closed by the watermark after this batch."""
         slide = self.config.slide_ms
-        if len(src):
-            self._scratch.ensure(int(max(src.max(), dst.max())) + 1)
         closed = self._next_pane
         event_panes = event_times_ms // slide
         pane_ids = times_ms // slide
@@ -203,6 +235,14 @@ class WindowEngine:
         if self._next_pane is None:
             return np.zeros(len(times_ms), np.bool_)
         return times_ms // self.config.slide_ms < self._next_pane
+
+    def live_ids(self) -> IdArray:
+        """Every vertex id the engine still holds (closed panes of the open window, the rolling forest, and the
+        open panes' interactions), ascending: an interner may forget every other id. O(V + open interactions)."""
+        parts = [self._slots.sorted_gid]
+        for pane in self._open.values():
+            parts += pane.src + pane.dst
+        return np.unique(np.concatenate(parts)).astype(np.int32, copy=False)
 
     def flush(self) -> list[Window]:
         """End of stream: close every open pane and emit every remaining window that holds an event."""
@@ -252,15 +292,19 @@ class WindowEngine:
         if pane is None:
             return None
         if pane.src:
-            keys = np.sort(_pair_keys(np.concatenate(pane.src), np.concatenate(pane.dst)))
-            keys = keys[np.r_[True, keys[1:] != keys[:-1]]]  # distinct; ~3× faster than np.unique here
-            u = (keys >> 32).astype(np.int32)
-            v = (keys & 0xFFFFFFFF).astype(np.int32)
-            forest = spanning_forest(u, v, self._scratch.parent)
-        else:
-            keys = np.empty(0, np.int64)
-            forest = empty_forest()
-        return _Pane(index, pane.events, pane.interactions, keys, forest)
+            # numpy's vectorised sort is ~3× numba's: sort here, the rest of the pane in one kernel
+            keys, forest, slots = self._slots.close_pane(
+                np.sort(_pair_keys(np.concatenate(pane.src), np.concatenate(pane.dst))))
+            return _Pane(index, pane.events, pane.interactions, keys, forest, self._slots.to_global(forest), slots)
+        return _Pane(index, pane.events, pane.interactions, np.empty(0, np.int64), empty_forest(), empty_forest(),
+                     np.empty(0, np.int32))
+
+    def _pane(self, index: int, events: int, interactions: int, keys: I64, forest: Forest) -> _Pane:
+        """A closed pane from a snapshot: its forest given in global ids; its vertices take their slots."""
+        verts, inverse = np.unique(np.concatenate(forest), return_inverse=True)
+        slots = self._slots.acquire(verts.astype(np.int32, copy=False))
+        n = len(forest[0])
+        return _Pane(index, events, interactions, keys, (slots[inverse[:n]], slots[inverse[n:]]), forest, slots)
 
     def _count(self, pane: _Pane, sign: int = 1) -> None:
         """Add (or, with ``sign=-1``, remove) a pane's events, interactions and pairs to the window's counts."""
@@ -270,41 +314,54 @@ class WindowEngine:
 
     def _close_sliding(self, p: int) -> Window | None:
         while self._panes and self._panes[0].index <= p - self._k:
-            self._stacks.pop()
-            self._count(self._panes.popleft(), -1)
+            gone = self._panes.popleft()
+            self._slots.release(gone.slots)
+            self._count(gone, -1)
         pane = self._reduce(p)
         if pane is not None:
             self._panes.append(pane)
-            self._stacks.push(pane.forest)
             self._count(pane)
         if not self._panes:
             return None
         end = (p + 1) * self.config.slide_ms
-        return self._window(end - self.config.size_ms, end, *self._stacks.query())
+        panes = self._panes
+        eu, ev = np.concatenate([p.forest[0] for p in panes]), np.concatenate([p.forest[1] for p in panes])
+        gu, gv = np.concatenate([p.edges[0] for p in panes]), np.concatenate([p.edges[1] for p in panes])
+        return self._window(end - self.config.size_ms, end, (eu, ev), (gu, gv))
 
     def _close_rolling(self, p: int) -> Window | None:
         pane = self._reduce(p)
         if pane is not None:
             if self._rolling_start is None:
                 self._rolling_start = (p // self._k) * self.config.size_ms
-            self._cumulative = merge_forests(
-                self._cumulative[0], self._cumulative[1], pane.forest[0], pane.forest[1], self._scratch.parent
-            )
+            self._merge_rolling(pane.forest)
             self._count(pane)
             self._period_has_data = True
         if (p + 1) % self._k or not self._period_has_data or self._rolling_start is None:
             return None
         self._period_has_data = False
-        return self._window(self._rolling_start, (p + 1) * self.config.slide_ms, self._cumulative, empty_forest())
+        cumulative = self._cumulative
+        return self._window(self._rolling_start, (p + 1) * self.config.slide_ms, cumulative,
+                            self._slots.to_global(cumulative))
 
-    def _window(self, start: int, end: int, a: Forest, b: Forest) -> Window:
-        s = self._scratch
-        vertices, components, largest, members, offsets, tree_edges = window_summary(
-            a, b, s.parent, s.count, s.slot, self.config.min_size
+    def _merge_rolling(self, forest: Forest) -> None:
+        """Fold a pane forest into the cumulative one. Rolling panes never release their slots: every vertex
+        seen stays in the cumulative components. O((|cumulative| + |forest|) α)."""
+        s = self._slots
+        eu = np.concatenate([self._cumulative[0], forest[0]])
+        ev = np.concatenate([self._cumulative[1], forest[1]])
+        self._cumulative = spanning_forest(eu, ev, s.sorted_slot, s.parent)
+
+    def _window(self, start: int, end: int, forest: Forest, edges: Forest) -> Window:
+        """Summarise the union of ``forest`` (slot ids) — ``edges`` the same in global ids."""
+        s = self._slots
+        vertices, components, largest, members, offsets, tree_edges, rank_at = window_summary(
+            *forest, *edges, s.sorted_gid, s.sorted_slot, s.parent, s.label, s.top, self.config.min_size,
+            self.cluster_pairs,
         )
         pairs = pair_offsets = pair_panes = None
         if self.cluster_pairs:
-            pairs, pair_offsets, pair_panes = self._pairs.listed(members, offsets, s.slot)
+            pairs, pair_offsets, pair_panes = self._pairs.listed(s.sorted_gid, rank_at, len(offsets) - 1)
         return Window(
             start_ms=start,
             end_ms=end,
@@ -326,23 +383,26 @@ class WindowEngine:
     # ------------------------------------------------------------------ checkpoints
 
     def snapshot(self) -> EngineState:
-        """Everything needed to continue exactly where this engine stands, as named flat arrays.
+        """Everything needed to continue exactly where this engine stands, as named flat arrays (global ids).
 
         Holds the open panes' raw interactions, the closed panes still inside the window (distinct pairs and
-        forests), the two-stacks' suffix unions (so a restored engine emits the very same spanning trees, not
-        merely the same components), the rolling forest and the watermark. O(pane edges of the last W/S panes
-        + open panes): a checkpoint is as large as one window's state, never the history.
+        forests), the rolling forest and the watermark. Window outputs depend only on the pane forests and the
+        order of global ids, never on slot numbers, so a restored engine emits the very same spanning trees.
+        The arrays named in :data:`VERTEX_ARRAYS` hold vertex ids and those in :data:`PAIR_KEY_ARRAYS` pair
+        keys, for callers that renumber ids. O(pane edges of the last W/S panes + open panes): a checkpoint is
+        as large as one window's state, never the history.
         """
         c = self.config
         panes = list(self._panes)
         opened = sorted(self._open.items())
         open_src = [np.concatenate(p.src) if p.src else np.empty(0, np.int32) for _, p in opened]
         open_dst = [np.concatenate(p.dst) if p.dst else np.empty(0, np.int32) for _, p in opened]
-        front = self._stacks.front
+        forests = [p.edges for p in panes]
+        rolling = self._slots.to_global(self._cumulative)
         pair_keys, pair_counts = self._pairs.items()
         scalars = [
             self.late_events, self.late_interactions, _opt(self._next_pane), _opt(self._max_time), self._events,
-            self._interactions, _opt(self._rolling_start), int(self._period_has_data), self._stacks.back_size,
+            self._interactions, _opt(self._rolling_start), int(self._period_has_data),
         ]
         return {
             "config": np.array([c.size_ms, c.slide_ms, int(c.rolling), c.lateness_ms, c.min_size], np.int64),
@@ -355,35 +415,32 @@ class WindowEngine:
             "pane_meta": np.array([[p.index, p.events, p.interactions, len(p.keys), len(p.forest[0])] for p in panes],
                                   np.int64).reshape(-1, 5),
             "pane_keys": np.concatenate([p.keys for p in panes]) if panes else np.empty(0, np.int64),
-            "pane_u": _cat32([p.forest[0] for p in panes]),
-            "pane_v": _cat32([p.forest[1] for p in panes]),
-            "front_len": np.array([len(f[0]) for f in front], np.int64),
-            "front_u": _cat32([f[0] for f in front]),
-            "front_v": _cat32([f[1] for f in front]),
+            "pane_u": _cat32([f[0] for f in forests]),
+            "pane_v": _cat32([f[1] for f in forests]),
             # The distinct-pair multiset: in rolling mode it holds every pair ever seen, not only the panes' pairs.
             "pair_keys": pair_keys,
             "pair_counts": pair_counts,
-            "rolling_u": self._cumulative[0],
-            "rolling_v": self._cumulative[1],
+            "rolling_u": rolling[0],
+            "rolling_v": rolling[1],
         }
 
     @classmethod
     def restore(
-        cls, config: WindowConfig, state: Mapping[str, np.ndarray], vertices: int, *, cluster_pairs: bool = False
+        cls, config: WindowConfig, state: Mapping[str, np.ndarray], vertices: int = 0, *, cluster_pairs: bool = False
     ) -> WindowEngine:
-        """An engine that continues exactly where the one that took ``state`` stood. ``vertices``: the number
-        of interned ids (sizes the scratch). Raises ``ValueError`` if ``state`` was taken under another window
-        configuration. Keys of ``state`` the engine does not know are ignored (a checkpoint may carry other
-        stages' arrays). O(size of the state)."""
-        engine = cls(config, cluster_pairs=cluster_pairs)
+        """An engine that continues exactly where the one that took ``state`` stood. ``vertices``: a hint of how
+        many vertices the window holds (pre-sizes the slots; anything works). Raises ``ValueError`` if ``state``
+        was taken under another window configuration. Keys of ``state`` the engine does not know are ignored (a
+        checkpoint may carry other stages' arrays, or the two-stacks arrays of an older engine, which the union
+        of pane forests does not need). O(size of the state)."""
+        engine = cls(config, cluster_pairs=cluster_pairs, capacity=min(max(vertices, 1024), 1 << 20))
         want = [config.size_ms, config.slide_ms, int(config.rolling), config.lateness_ms, config.min_size]
         if [int(x) for x in state["config"]] != want:
             raise ValueError(f"checkpoint taken with window config {state['config'].tolist()}, not {want}")
         (engine.late_events, engine.late_interactions, next_pane, max_time, engine._events, engine._interactions,
-         rolling_start, period_has_data, back_size) = (int(x) for x in state["scalars"])
+         rolling_start, period_has_data) = (int(x) for x in state["scalars"][:8])
         engine._next_pane, engine._max_time = _unopt(next_pane), _unopt(max_time)
         engine._rolling_start, engine._period_has_data = _unopt(rolling_start), bool(period_has_data)
-        engine._scratch.ensure(vertices)
         at = 0
         for index, events, interactions, n in state["open_meta"].tolist():
             pane = engine._open_pane(index)
@@ -395,19 +452,22 @@ class WindowEngine:
         keys_at = forest_at = 0
         for index, events, interactions, n_keys, n_forest in state["pane_meta"].tolist():
             keys = state["pane_keys"][keys_at : keys_at + n_keys].copy()
-            forest = (state["pane_u"][forest_at : forest_at + n_forest].copy(),
-                      state["pane_v"][forest_at : forest_at + n_forest].copy())
+            forest = (state["pane_u"][forest_at : forest_at + n_forest].astype(np.int32),
+                      state["pane_v"][forest_at : forest_at + n_forest].astype(np.int32))
             keys_at, forest_at = keys_at + n_keys, forest_at + n_forest
-            pane = _Pane(index, events, interactions, keys, forest)
-            engine._panes.append(pane)
+            engine._panes.append(engine._pane(index, events, interactions, keys, forest))
         engine._pairs.update(np.repeat(state["pair_keys"], state["pair_counts"]), 1)
-        bounds = np.r_[0, np.cumsum(state["front_len"])].tolist()
-        front = [(state["front_u"][lo:hi].copy(), state["front_v"][lo:hi].copy())
-                 for lo, hi in itertools.pairwise(bounds)]
-        back = [p.forest for p in list(engine._panes)[len(engine._panes) - back_size:]] if back_size else []
-        engine._stacks.restore(front, back)
-        engine._cumulative = (state["rolling_u"].copy(), state["rolling_v"].copy())
+        if len(state["rolling_u"]):
+            rolling = engine._pane(0, 0, 0, np.empty(0, np.int64),
+                                   (state["rolling_u"].astype(np.int32), state["rolling_v"].astype(np.int32)))
+            engine._cumulative = rolling.forest
         return engine
+
+
+#: Snapshot arrays that hold vertex ids, and those that hold pair keys ``(low << 32) | high``: what a caller
+#: renumbering ids (a compacted checkpoint) must rewrite.
+VERTEX_ARRAYS = ("open_src", "open_dst", "pane_u", "pane_v", "rolling_u", "rolling_v")
+PAIR_KEY_ARRAYS = ("pane_keys", "pair_keys")
 
 
 def _opt(value: int | None) -> int:
@@ -420,3 +480,29 @@ def _unopt(value: int) -> int | None:
 
 def _cat32(arrays: Sequence[np.ndarray]) -> IdArray:
     return np.concatenate(arrays).astype(np.int32, copy=False) if len(arrays) else np.empty(0, np.int32)
+
+
+def renumber(
+    arrays: Mapping[str, np.ndarray], vertex_keys: Sequence[str], pair_keys: Sequence[str] = PAIR_KEY_ARRAYS
+) -> tuple[dict[str, np.ndarray], IdArray]:
+    """``arrays`` with every vertex id in the arrays named ``vertex_keys`` (and both ids of every pair key in
+    ``pair_keys``) renumbered ``0..n-1`` in their old order; returns the new arrays and the old ids, ascending.
+    Every output of the engine depends on ids only through their order (sorted members, ties by smallest id,
+    pair keys), so an engine restored from the result emits exactly the windows the original would — and a
+    checkpoint names only the accounts it holds. O(S log S) for S ids."""
+    used = [arrays[k].astype(np.int64) for k in vertex_keys]
+    used += [arrays[k] >> 32 for k in pair_keys] + [arrays[k] & _LOW for k in pair_keys]
+    keep = np.unique(np.concatenate(used)) if used else np.empty(0, np.int64)
+
+    def remap(a: np.ndarray) -> np.ndarray:
+        return np.searchsorted(keep, a)
+
+    out = dict(arrays)
+    for k in vertex_keys:
+        out[k] = remap(arrays[k]).astype(arrays[k].dtype)
+    for k in pair_keys:
+        out[k] = (remap(arrays[k] >> 32) << 32) | remap(arrays[k] & _LOW)
+    return out, keep.astype(np.int32)
+
+
+_LOW = np.int64(0xFFFFFFFF)
