@@ -193,6 +193,7 @@ export function influenceView(influence, { onCluster }) {
   const wrap = el("div", { className: "influence" });
   wrap.dataset.windows = rows.length;
   if (!rows.length) return wrap;
+  wrap.dataset.newest = rows[rows.length - 1].window_id;
   const W = 320;
   const H = 40;
   const maxDeg = Math.max(1, ...rows.map((r) => r.degree ?? 0));
@@ -230,7 +231,7 @@ export function momentumView(growing, bridges, { onCluster, onLogin }) {
     for (const p of s.pairs) {
       const li = el("li", {}, clusterChip(s.clusters[0], onCluster), loginButton(p.a, onLogin), " ↔ ",
         loginButton(p.b, onLogin), clusterChip(s.clusters[1], onCluster),
-        el("span", { className: "muted", textContent: ` ${fmt(p.score)}${p.score >= 1 ? " (met recently)" : ""}` }));
+        el("span", { className: "muted", textContent: ` ${fmt(p.score, 3)}${p.score >= 1 ? " (met recently)" : ""}` }));
       li.dataset.pair = `${p.a} ${p.b}`;
       sug.append(li);
     }

@@ -438,6 +438,8 @@ async function loadBrokers() {
 function refreshCluster() {
   const sel = state.cluster;
   if (!sel) return;
+  // Selected before its window was drawn (a #cluster= link, a chip of another window): highlight it now.
+  if (state.searchLogin == null && graph.focusKey == null && graph.clusterById(sel.id)) graph.focusCluster(sel.id);
   const shown = state.shown?.id;
   const known = sel.life?.windows.some((w) => w.window_id === shown);
   if (sel.life && (known || state.paused || performance.now() - sel.lifeAt < LIFE_REFRESH_MS)) drawLife();
