@@ -40,6 +40,7 @@ def test_lineage_view_and_broker_panel_render_real_data(desktop: tuple[Any, list
     wait_state(page, "lineage")
     wait_state(page, "brokers")
     assert pulse(page, "selectedCluster") == chosen
+    assert page.locator(f"[data-testid=legend] [data-cluster-id='{chosen}']").get_attribute("aria-pressed") == "true"
     assert pulse(page, "highlighted") == sorted(window["cluster_list"][rank]["members"])
 
     # Lineage: one bar per window of the life, sized as the API says; the events listed are the API's.

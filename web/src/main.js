@@ -178,6 +178,7 @@ function renderLegend() {
       b.style.setProperty("--c", c.color);
       b.append(el("span", { className: "dot" }), `${label} · ${c.size}`);
       if (c.id != null) b.dataset.clusterId = c.id;
+      b.setAttribute("aria-pressed", String(c.id != null && state.cluster?.id === c.id));
       b.addEventListener("click", () => {
         if (c.id != null) selectCluster(c.id, { toggle: true });
         else graph.focus(graph.highlightedMembers().includes(c.members[0]) ? null : c.members[0]);
@@ -354,6 +355,7 @@ function selectCluster(id, { toggle = false } = {}) {
   if (picked && picked.id !== id) graph.select(null); // a cluster picked by id, not through a login
   state.cluster = { id, life: null, lifeAt: 0, brokersKey: null, token: (state.cluster?.token ?? 0) + 1 };
   graph.focusCluster(id);
+  renderLegend();
   const panel = $("cluster-panel");
   panel.hidden = false;
   panel.dataset.clusterId = id;
@@ -371,6 +373,7 @@ function closeCluster() {
   $("cluster-panel").hidden = true;
   if (state.searchLogin) graph.focus(state.searchLogin);
   else graph.focusCluster(null);
+  renderLegend();
 }
 
 $("cluster-close").addEventListener("click", closeCluster);
