@@ -7,9 +7,12 @@ a service that runs until stopped exits 0 on SIGTERM or Ctrl-C, its work committ
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -28,6 +31,39 @@ from networkpulse.cli import (
     main,
 )
 from networkpulse.errors import ConfigError
+
+if TYPE_CHECKING:
+    from networkpulse.metrics import ServiceMetrics
+
+
+def _service_metrics(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--metrics-port`` / ``--metrics-host`` of a service (no environment variable: every process of a machine
+    needs a port of its own)."""
+    command = click.option(
+        "--metrics-host", default="127.0.0.1", show_default=True,
+        help="Interface of --metrics-port; 0.0.0.0 lets a Prometheus server on another machine scrape it.")(command)
+    return click.option(
+        "--metrics-port", type=click.IntRange(0, 65535), default=None,
+        help="Serve this service's Prometheus metrics (events, interactions, filtered and skipped by reason, late "
+             "events, windows, store write latency, consumer lag per assigned partition, watermark) at "
+             "http://HOST:PORT/metrics while it runs; 0 picks a free port (printed).")(command)
+
+
+@contextlib.contextmanager
+def _metrics(service: str, port: int | None, host: str) -> Iterator[ServiceMetrics | None]:
+    """A :class:`~networkpulse.metrics.ServiceMetrics` served at ``host:port`` for the block (None if no port)."""
+    if port is None:
+        yield None
+        return
+    from networkpulse.metrics import ServiceMetrics, serve_metrics
+
+    metrics = ServiceMetrics(service)
+    server = serve_metrics(port, metrics, host)
+    click.echo(f"metrics at {server.url}", err=True)
+    try:
+        yield metrics
+    finally:
+        server.close()
 
 
 def _bus_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -63,8 +99,9 @@ def _bus_url(ctx: click.Context, param: click.Parameter, value: str | None) -> s
               **_env("PARTITIONS"))
 @click.option("--max-line-bytes", type=click.IntRange(min=1024), default=16 << 20, show_default=True,
               help="Lines longer than this are skipped and reported.", **_env("MAX_LINE_BYTES"))
+@_service_metrics
 def firehose(sources: tuple[str, ...], to: str, producers: int, speed: str | None, rate: str | None, fast: bool,
-             loops: int, partitions: int, max_line_bytes: int) -> None:
+             loops: int, partitions: int, max_line_bytes: int, metrics_port: int | None, metrics_host: str) -> None:
     """The mock firehose: replay raw GH Archive events from SOURCES (files, folders, globs; default: the bundled
     hour) onto a Kafka topic as Avro, keyed by actor login so consumers can split the topic.
 
@@ -83,8 +120,8 @@ def firehose(sources: tuple[str, ...], to: str, producers: int, speed: str | Non
     config = FirehoseConfig(sources=_sources(sources), to=to, producers=producers, pace=pace, loops=loops,
                             partitions=partitions, max_line_bytes=max_line_bytes)
     stop = threading.Event()
-    with _stop_on_signals(stop.set):
-        result = run_firehose(config, stop)
+    with _stop_on_signals(stop.set), _metrics("firehose", metrics_port, metrics_host) as metrics:
+        result = run_firehose(config, stop, metrics)
     report = result.report
     click.echo(f"{result.produced:,} events produced to {to} in {result.elapsed_s:.2f} s "
                f"({result.events_per_s:,.0f} events/s) by {min(producers, len(config.sources))} producer(s), "
@@ -114,8 +151,9 @@ def firehose(sources: tuple[str, ...], to: str, producers: int, speed: str | Non
               **_env("MAX_BATCH"))
 @click.option("--until-idle", "idle_s", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Exit after this many seconds without input (default: run until stopped).", **_env("UNTIL_IDLE"))
+@_service_metrics
 def venturi(source: str, sink: str, group: str, worker: str | None, partitions: int, max_batch: int,
-            idle_s: float | None) -> None:
+            idle_s: float | None, metrics_port: int | None, metrics_host: str) -> None:
     """Consume raw events, apply venturi's counterpart rules and produce interaction batches, exactly once
     (Kafka transactions); messages that do not decode go to the --from topic's .dlq topic and the worker goes on.
 
@@ -132,9 +170,9 @@ def venturi(source: str, sink: str, group: str, worker: str | None, partitions: 
         click.echo(f"venturi worker {worker} of {group}: consuming {source} -> {sink} (SIGTERM or Ctrl-C stops)",
                    err=True)
 
-    with _stop_on_signals(stop.set):
+    with _stop_on_signals(stop.set), _metrics("venturi", metrics_port, metrics_host) as metrics:
         result = run_venturi(source, sink, group=group, worker=worker, partitions=partitions, idle_s=idle_s,
-                             stop=stop, max_batch=max_batch, on_ready=ready)
+                             stop=stop, max_batch=max_batch, on_ready=ready, metrics=metrics)
     r, f = result.relay, result.filters
     click.echo(f"venturi worker {worker} of {group}: {r.consumed:,} messages consumed, {r.produced:,} batches "
                f"produced, {r.dead_letters} dead letters, {r.commits} commits, {r.aborts} aborts; "
@@ -165,8 +203,9 @@ def _worker_id(worker: str | None) -> str:
               help="Interaction batches per transaction.", **_env("MAX_BATCH"))
 @click.option("--until-idle", "idle_s", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Exit after this many seconds without input (default: run until stopped).", **_env("UNTIL_IDLE"))
+@_service_metrics
 def forest(source: str, sink: str, slide_ms: int, group: str, worker: str | None, max_batch: int,
-           idle_s: float | None) -> None:
+           idle_s: float | None, metrics_port: int | None, metrics_host: str) -> None:
     """Forest worker: reduce interaction batches to per-pane distinct account pairs (by login, with their counts)
     for the window merger, exactly once (Kafka transactions). --slide must be the merger's.
 
@@ -176,9 +215,9 @@ def forest(source: str, sink: str, slide_ms: int, group: str, worker: str | None
     from networkpulse.services.components import run_forest
 
     stop, worker = threading.Event(), _worker_id(worker)
-    with _stop_on_signals(stop.set):
+    with _stop_on_signals(stop.set), _metrics("forest", metrics_port, metrics_host) as metrics:
         stats = run_forest(source, sink, slide_ms=slide_ms, group=group, worker=worker, idle_s=idle_s, stop=stop,
-                           max_batch=max_batch, on_ready=lambda: click.echo(
+                           max_batch=max_batch, metrics=metrics, on_ready=lambda: click.echo(
                                f"forest worker {worker} of {group}: consuming {source} -> {sink}", err=True))
     click.echo(f"forest worker {worker}: {stats.consumed:,} batches consumed, {stats.produced:,} pane-part messages, "
                f"{stats.dead_letters} dead letters, {stats.commits} commits, {stats.aborts} aborts", err=True)
@@ -202,8 +241,10 @@ def forest(source: str, sink: str, slide_ms: int, group: str, worker: str | None
               **_env("GROUP"))
 @click.option("--until-idle", "idle_s", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Exit after this many seconds without input (default: run until stopped).", **_env("UNTIL_IDLE"))
+@_service_metrics
 def merge(source: str, sink: str, window_ms: int, slide_ms: int, rolling: bool, lateness_ms: int, min_size: int,
-          idle_timeout_s: float, flush_idle_s: float, group: str, idle_s: float | None) -> None:
+          idle_timeout_s: float, flush_idle_s: float, group: str, idle_s: float | None, metrics_port: int | None,
+          metrics_host: str) -> None:
     """The window merger: fold every forest worker's pane parts into sliding (or rolling) windows under
     per-origin watermarks and produce them for `pulse persist`, exactly once; its state is checkpointed to a
     compacted topic in the same transaction, so a restarted merger continues exactly.
@@ -216,9 +257,9 @@ def merge(source: str, sink: str, window_ms: int, slide_ms: int, rolling: bool, 
 
     config = _window_config(window_ms, slide_ms, rolling, lateness_ms, min_size)
     stop = threading.Event()
-    with _stop_on_signals(stop.set):
+    with _stop_on_signals(stop.set), _metrics("merge", metrics_port, metrics_host) as metrics:
         r = run_merger(source, sink, config, group=group, idle_timeout_s=idle_timeout_s, flush_idle_s=flush_idle_s,
-                       stop=stop, until_idle_s=idle_s, on_ready=lambda: click.echo(
+                       stop=stop, until_idle_s=idle_s, metrics=metrics, on_ready=lambda: click.echo(
                            f"merger: consuming {source} -> {sink} (SIGTERM or Ctrl-C stops)", err=True))
     click.echo(f"merger: {r.messages:,} messages, {r.windows:,} windows and {r.provisional:,} provisional ones "
                f"produced, {r.late_events:,} late events, {r.dead_letters} dead letters, {r.commits} commits, "
@@ -237,7 +278,9 @@ def merge(source: str, sink: str, window_ms: int, slide_ms: int, rolling: bool, 
               **_env("GROUP"))
 @click.option("--until-idle", "idle_s", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Exit after this many seconds without input (default: run until stopped).", **_env("UNTIL_IDLE"))
-def persist(source: str, store_url: str, retention: int | None, group: str, idle_s: float | None) -> None:
+@_service_metrics
+def persist(source: str, store_url: str, retention: int | None, group: str, idle_s: float | None,
+            metrics_port: int | None, metrics_host: str) -> None:
     """Store the merger's windows, exactly once: the consumed offsets are committed in the same store transaction
     as the windows, and writes are idempotent by window bounds.
 
@@ -246,9 +289,9 @@ def persist(source: str, store_url: str, retention: int | None, group: str, idle
     from networkpulse.services.persist import run_persist
 
     stop = threading.Event()
-    with _stop_on_signals(stop.set):
+    with _stop_on_signals(stop.set), _metrics("persist", metrics_port, metrics_host) as metrics:
         r = run_persist(source, store_url, group=group, stop=stop, idle_s=idle_s, retention=retention,
-                        on_ready=lambda: click.echo(
+                        metrics=metrics, on_ready=lambda: click.echo(
             f"persister: consuming {source} -> {_shown(store_url)} (SIGTERM or Ctrl-C stops)", err=True))
     click.echo(f"persister: {r.windows:,} windows and {r.provisional:,} provisional ones stored in {r.writes} "
                f"transactions from {r.messages:,} messages ({r.dead_letters} undecodable)", err=True)

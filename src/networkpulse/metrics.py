@@ -258,6 +258,20 @@ class ServiceMetrics(Metrics):
         with contextlib.suppress(KeyError):
             self.consumer_lag.remove(topic, str(partition))
 
+    def observe_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
+        """Every assigned partition's lag at once (``Link.lag()``): partitions no longer in ``lags`` were revoked
+        and are forgotten. O(partitions)."""
+        known = {(s.labels["topic"], int(s.labels["partition"])) for m in self.consumer_lag.collect()
+                 for s in m.samples}
+        for topic, partition in known - set(lags):
+            self.forget_partition(topic, partition)
+        for (topic, partition), lag in lags.items():
+            self.consumer_lag.labels(topic, str(partition)).set(max(0, lag))
+
+    def on_poll(self, link: Any, _stats: object = None) -> None:
+        """A relay's ``on_poll`` (:func:`networkpulse.bus.relay`): the consumer lag of ``link`` after each poll."""
+        self.observe_lag(link.lag())
+
     def set_watermark(self, watermark_ms: int | None) -> None:
         """The stage's watermark in epoch milliseconds (None before any event: left unchanged)."""
         if watermark_ms is not None:

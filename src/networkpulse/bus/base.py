@@ -117,6 +117,13 @@ class Link(Protocol):
         """Commit the current transaction; False when it was aborted and the link rewound."""
         ...
 
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Messages between this member's position and the end of each partition assigned to it, as far as the
+        client knows without a round trip (``(topic, partition) -> messages``; a partition whose end is not
+        known yet is left out). Kafka counts transaction markers as messages: an idle exactly-once input shows
+        1 per partition it got a commit on. For metrics (``networkpulse_consumer_lag_messages``)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -217,6 +217,20 @@ class _Consumer:
         return [message for message in batch if message.error() is None]
 
 
+    def lag(self) -> dict[tuple[str, int], int]:
+        """See :meth:`networkpulse.bus.base.Link.lag`. O(assigned partitions), no broker round trip: the ends come
+        with every fetch response (``get_watermark_offsets(cached=True)``)."""
+        out: dict[tuple[str, int], int] = {}
+        try:
+            for tp in self.consumer.position(self.consumer.assignment()):
+                _, end = self.consumer.get_watermark_offsets(tp, cached=True)
+                if end >= 0 and tp.offset >= 0:
+                    out[(tp.topic, tp.partition)] = max(0, end - tp.offset)
+        except ck.KafkaException:
+            pass  # no assignment or client closing: nothing to report now
+        return out
+
+
 class KafkaSource(_Consumer):
     """:class:`~networkpulse.bus.base.Source`: a consumer-group member of ``kafka://…/TOPIC``, at least once."""
 

@@ -167,6 +167,10 @@ class MemoryLink(_Reader):
         self.pending.clear()
         return True
 
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Messages after this link's position in its source (a memory topic has one partition, 0)."""
+        return {(self.topic_name, 0): max(0, _topic(self.topic_name).end() - self.position)}
+
     def close(self) -> None:
         """Drops what was not committed: like an aborted transaction, the next member reads it again."""
         self.pending.clear()

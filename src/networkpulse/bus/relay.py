@@ -35,6 +35,7 @@ def relay(
     idle_s: float | None = None,
     stop: threading.Event | None = None,
     with_partition: bool = False,
+    on_poll: Callable[[Link, RelayStats], None] | None = None,
 ) -> RelayStats:
     """Poll up to ``max_batch`` messages, ``decode`` each, run ``step`` over the batch, send what it yields as
     ``(key, value)`` pairs and commit — one transaction per batch — until ``stop`` is set or nothing arrived for
@@ -44,7 +45,8 @@ def relay(
     with its reason and the loop goes on; any other exception propagates with the batch uncommitted, so a restarted
     worker sees it again. An aborted commit rewinds the link and the batch comes again (``step`` must not keep
     state it cannot see twice). With ``with_partition`` ``step`` gets ``(partition, record)`` pairs: the source
-    partition each record came from (an origin stream for the window merger). O(messages) plus ``step``; one
+    partition each record came from (an origin stream for the window merger). ``on_poll(link, stats)`` runs after
+    every poll, idle or committed (metrics: lag, counters). O(messages) plus ``step``; one
     commit per batch amortises the transaction's two broker round trips over up to ``max_batch`` messages.
     """
     stats = RelayStats()
@@ -52,6 +54,8 @@ def relay(
     while stop is None or not stop.is_set():
         messages = link.poll(max_batch, poll_timeout_s)
         if not messages:
+            if on_poll is not None:
+                on_poll(link, stats)
             if idle_s is not None and time.monotonic() - last_seen >= idle_s:
                 break
             continue
@@ -73,4 +77,6 @@ def relay(
             stats.commits += 1
         else:
             stats.aborts += 1
+        if on_poll is not None:
+            on_poll(link, stats)
     return stats

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from networkpulse import bus
 from networkpulse.bus import DecodeError, RelayStats
@@ -28,6 +29,9 @@ from networkpulse.engine.types import Window, WindowConfig
 from networkpulse.errors import ConfigError
 from networkpulse.store.codec import decode_arrays, encode_arrays
 from networkpulse.venturi import InteractionBatch
+
+if TYPE_CHECKING:
+    from networkpulse.metrics import ServiceMetrics
 
 FOREST_GROUP = "pulse.forest"
 MERGER_GROUP = "pulse.merger"
@@ -40,10 +44,11 @@ STATE_TOPIC_CONFIG = {"cleanup.policy": "compact", "max.message.bytes": str(STAT
 def run_forest(
     source: str, sink: str, *, slide_ms: int, group: str = FOREST_GROUP, worker: str, partitions: int = 1,
     idle_s: float | None = None, stop: threading.Event | None = None, max_batch: int = 100,
-    on_ready: Callable[[], None] | None = None,
+    on_ready: Callable[[], None] | None = None, metrics: ServiceMetrics | None = None,
 ) -> RelayStats:
     """Relay interaction batches from ``source`` to pane parts on ``sink`` (created with ``partitions`` if
-    missing) until ``stop`` or ``idle_s`` without input. O(interactions log interactions) per batch."""
+    missing) until ``stop`` or ``idle_s`` without input. O(interactions log interactions) per batch. ``metrics``
+    counts the events and interactions folded and keeps the consumer lag."""
     from networkpulse.bus.avro import decode_interactions, encode_pane_parts
 
     bus.create_topics(sink, partitions)
@@ -53,6 +58,8 @@ def run_forest(
         for batch in batches:
             by_origin.setdefault(batch.origin, []).append(batch)
         out: list[tuple[bytes | None, bytes]] = []
+        if metrics is not None:
+            metrics.count(sum(len(b.event_times_ms) for b in batches), sum(len(b.src) for b in batches))
         for origin, group_batches in sorted(by_origin.items()):
             if origin < 0:
                 continue  # not from a raw partition: no watermark to keep; venturi on Kafka always sets it
@@ -61,7 +68,8 @@ def run_forest(
         return out
 
     return bus.relay_between(source, sink, decode_interactions, step, group=group, worker=worker, on_ready=on_ready,
-                             max_batch=max_batch, idle_s=idle_s, stop=stop)
+                             max_batch=max_batch, idle_s=idle_s, stop=stop,
+                             on_poll=metrics.on_poll if metrics else None)
 
 
 @dataclass(slots=True)
@@ -91,9 +99,11 @@ def run_merger(
     source: str, sink: str, config: WindowConfig, *, group: str = MERGER_GROUP, worker: str = "0",
     idle_timeout_s: float = 60.0, flush_idle_s: float = 2.0, stop: threading.Event | None = None,
     until_idle_s: float | None = None, max_batch: int = 1000, on_ready: Callable[[], None] | None = None,
+    metrics: ServiceMetrics | None = None,
 ) -> MergerResult:
     """Merge pane parts from ``source`` into windows on ``sink`` (one partition, created if missing) until ``stop``
-    or ``until_idle_s`` without input (after the provisional flush). See the module docstring."""
+    or ``until_idle_s`` without input (after the provisional flush). See the module docstring. ``metrics``: events,
+    late events and windows emitted as committed, the watermark and the consumer lag after every poll."""
     from networkpulse.bus.avro import decode_pane_parts, encode_window
     from networkpulse.bus.kafka import read_last
 
@@ -111,6 +121,7 @@ def run_merger(
             on_ready()
         last_input = time.monotonic()
         flushed = merger.buffered_panes == 0 and not result.restored
+        counted = (merger.events, merger.engine.late_events)  # what the metrics have counted (restored: not again)
         while stop is None or not stop.is_set():
             messages = link.poll(max_batch, 0.2)
             now = time.monotonic()
@@ -127,6 +138,9 @@ def run_merger(
                 except ValueError as err:  # parts of another slide
                     link.dead_letter(message, DecodeError("wrong_slide", str(err)))
                     dead += 1
+            if metrics is not None:
+                metrics.on_poll(link)
+                metrics.set_watermark(merger.watermark_ms(now))
             if messages:
                 last_input, flushed = now, False
             else:
@@ -144,7 +158,11 @@ def run_merger(
             link.send([(str(w.start_ms).encode(), encode_window(window_record(w, logins, True), text, totals))
                        for w in provisional])
             link.send([(b"merger", encode_arrays(merger.snapshot()))], topic=state_topic)
-            if link.commit():
+            committed = link.commit()
+            if committed and metrics is not None:
+                metrics.count(merger.events - counted[0], 0, late=merger.engine.late_events - counted[1])
+                metrics.windows_emitted.inc(len(closed) + len(provisional))
+            if committed:
                 result.messages += len(messages)
                 result.windows += len(closed)
                 result.provisional += len(provisional)
@@ -153,6 +171,7 @@ def run_merger(
             else:  # rewound to the committed offsets: go back to the committed state too
                 result.aborts += 1
                 merger = _restore(read_last(state), config, idle_timeout_s, result)
+            counted = (merger.events, merger.engine.late_events)
         result.late_events = merger.engine.late_events
     finally:
         link.close()

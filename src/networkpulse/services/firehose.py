@@ -22,11 +22,11 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,9 @@ from networkpulse.events.sources import GZIP_MAGIC, STDIN, iter_chunks, open_sou
 from networkpulse.firehose import Pacer
 from networkpulse.settings import Pace
 from networkpulse.venturi.types import InteractionBatch
+
+if TYPE_CHECKING:
+    from networkpulse.metrics import ServiceMetrics
 
 HOUR_MS = 3_600_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -171,6 +174,7 @@ def owned_partitions(producer: int, producers: int, partitions: int) -> list[int
 def produce_share(
     sources: Sequence[str], to: str, pace: Pace, shift_ms: int, max_line_bytes: int,
     stop: threading.Event | Any | None = None, partitions: Sequence[int] | None = None,
+    on_sent: Callable[[int], object] | None = None,
 ) -> _Share:
     """Publish every event of ``sources`` to ``to`` (one producer's share of one loop), ``shift_ms`` later in event
     time, paced by ``pace``; stops after the current batch once ``stop`` is set.
@@ -201,7 +205,10 @@ def produce_share(
             first_ms = lo if first_ms is None else min(first_ms, lo)
             last_ms = hi if last_ms is None else max(last_ms, hi)
             pacer.wait(InteractionBatch(event_times_ms=batch.times_ms))
-            produced += sink.send(_records(batch.events, lines, batch.times_ms, shift_ms, encode_raw_line))
+            sent = sink.send(_records(batch.events, lines, batch.times_ms, shift_ms, encode_raw_line))
+            produced += sent
+            if on_sent is not None:
+                on_sent(sent)
         sink.flush()
     finally:
         if raw is not None:
@@ -246,12 +253,14 @@ def split_sources(sources: Sequence[str], producers: int) -> list[list[str]]:
     return [sorted(share, key=order.__getitem__) for share in shares]
 
 
-def run_firehose(config: FirehoseConfig, stop: threading.Event | None = None) -> FirehoseResult:
+def run_firehose(config: FirehoseConfig, stop: threading.Event | None = None,
+                 metrics: ServiceMetrics | None = None) -> FirehoseResult:
     """Create the topic if missing and replay ``config.sources`` onto it ``config.loops`` times (0 = forever).
 
     ``stop`` (a :class:`threading.Event`, e.g. set by a signal handler) ends the run after the producers' current
     batches, everything sent flushed. One producer runs in this process; more run as processes, each with
-    ``1 / producers`` of a ``--rate``. O(events × loops).
+    ``1 / producers`` of a ``--rate``. O(events × loops). ``metrics`` counts the events produced (per batch
+    with one producer; as each producer process ends its share of a loop with more) and the skipped lines.
     """
     from networkpulse import bus
 
@@ -282,13 +291,18 @@ def run_firehose(config: FirehoseConfig, stop: threading.Event | None = None) ->
             shift = 0 if span is None else span * loop
             if pool is None:
                 done = [produce_share(shares[0] if shares else [], config.to, pace, shift, config.max_line_bytes,
-                                      stop, owned[0])]
+                                      stop, owned[0], metrics.events.inc if metrics else None)]
             else:
                 futures = [pool.submit(_produce_in_child, share, config.to, pace, shift, config.max_line_bytes,
                            owned[i]) for i, share in enumerate(shares)]
                 done = [f.result() for f in futures]
             for share in done:
                 result.produced += share.produced
+                if metrics is not None:
+                    if pool is not None:  # producer processes: counted as each finishes its share of the loop
+                        metrics.events.inc(share.produced)
+                    if loop == 0:
+                        metrics.count(0, 0, skipped=share.report.by_reason)
                 if loop == 0:  # later loops read the same lines: report them once
                     result.report.merge(share.report)
             if stop is not None and stop.is_set():

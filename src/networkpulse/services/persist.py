@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from networkpulse.errors import StoreError
 from networkpulse.settings import describe_window
 from networkpulse.store import open_store, redact_url
 from networkpulse.store.base import PERSIST_WRITER, Checkpoint, InputPosition
+
+if TYPE_CHECKING:
+    from networkpulse.metrics import ServiceMetrics
 
 PERSIST_GROUP = "pulse.persist"
 
@@ -48,10 +52,12 @@ def position_key(url: BusUrl, partition: int) -> str:
 def run_persist(
     source: str, store_url: str, *, group: str = PERSIST_GROUP, stop: threading.Event | None = None,
     idle_s: float | None = None, max_batch: int = 2000, on_ready: Callable[[], None] | None = None,
-    retention: int | None = None,
+    retention: int | None = None, metrics: ServiceMetrics | None = None,
 ) -> PersistResult:
     """Store every window of ``source`` in ``store_url`` until ``stop`` or ``idle_s`` without input. One store
-    transaction per poll batch (up to ``max_batch`` windows): O(members) plus the store's write."""
+    transaction per poll batch (up to ``max_batch`` windows): O(members) plus the store's write. ``metrics``:
+    windows stored and the write latency, events as the merger counted them, the newest stored window's end as
+    the watermark, the consumer lag after every poll."""
     from networkpulse.bus.avro import decode_window
     from networkpulse.bus.kafka import KafkaReader
 
@@ -69,12 +75,15 @@ def run_persist(
         prefix = f"{url}#"
         positions = {int(k[len(prefix):]): p.line for k, p in store.inputs().items() if k.startswith(prefix)}
         reader = KafkaReader(url, group, positions)
+        counted = int(checkpoint.state.get("totals", {}).get("events", 0)) if checkpoint is not None else 0
         if on_ready is not None:
             on_ready()
         last_input = time.monotonic()
         try:
             while stop is None or not stop.is_set():
                 messages = reader.poll(max_batch, 0.5)
+                if metrics is not None:
+                    metrics.on_poll(reader)
                 if not messages:
                     if idle_s is not None and time.monotonic() - last_input >= idle_s:
                         break
@@ -110,9 +119,17 @@ def run_persist(
                 stats = _stats(totals)
                 inputs = {position_key(url, p): InputPosition(o, False, 0, 0) for p, o in moved.items()}
                 state = {"writer": PERSIST_WRITER, "totals": totals}
-                store.write(finals, interner.logins, stats, checkpoint=Checkpoint(config or {}, state, {}, inputs),
-                            provisional=provisional)
+                started = time.perf_counter()
+                stored = store.write(finals, interner.logins, stats,
+                                     checkpoint=Checkpoint(config or {}, state, {}, inputs), provisional=provisional)
                 reader.report(moved)
+                if metrics is not None:
+                    metrics.on_write(len(finals), len(stored), time.perf_counter() - started)
+                    events = int(totals.get("events", counted))
+                    metrics.count(max(0, events - counted), 0)
+                    counted = max(counted, events)
+                    if finals:
+                        metrics.set_watermark(finals[-1].end_ms)
                 result.messages += len(messages)
                 result.windows += len(finals)
                 result.provisional += len(provisional)

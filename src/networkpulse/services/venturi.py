@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -21,6 +22,9 @@ from networkpulse import bus
 from networkpulse.bus import DecodeError, RelayStats
 from networkpulse.events import RawEvent
 from networkpulse.venturi import FilterStats, extract
+
+if TYPE_CHECKING:
+    from networkpulse.metrics import ServiceMetrics
 
 DEFAULT_GROUP = "pulse.venturi"
 _EVENT = msgspec.json.Decoder(RawEvent)
@@ -58,13 +62,16 @@ def run_venturi(
     stop: threading.Event | None = None,
     max_batch: int = 10_000,
     on_ready: Callable[[], None] | None = None,
+    metrics: ServiceMetrics | None = None,
 ) -> VenturiResult:
     """Relay ``source`` (raw events) to ``sink`` (interaction batches) until ``stop`` is set or no input came for
     ``idle_s`` seconds; creates ``sink`` with ``partitions`` partitions if it is missing. ``on_ready()`` is called
     once the worker has its transactional identity (a crashed predecessor fenced) and has subscribed.
 
     One output message per input batch of up to ``max_batch`` events (a 10 000-event batch gives ~4 000
-    interactions, ~0.3 MB). O(events): the Avro decode and the rules' one Python loop per event.
+    interactions, ~0.3 MB). O(events): the Avro decode and the rules' one Python loop per event. ``metrics``
+    (``--metrics-port``) counts events, interactions and filtered events by reason per batch (a batch whose
+    transaction aborts is counted again when it comes back, as in the result) and the consumer lag per poll.
     """
     from networkpulse.bus.avro import encode_interactions
 
@@ -81,12 +88,18 @@ def run_venturi(
         for partition, event in events:
             by_origin.setdefault(partition, []).append(event)
         out: list[tuple[bytes | None, bytes]] = []
+        stats = FilterStats()
         for origin, group_events in sorted(by_origin.items()):
-            batch = extract(group_events, result.filters)
+            batch = extract(group_events, stats)
             batch.origin, batch.origins = origin, origins
             out.append((str(origin).encode(), encode_interactions(batch)))
+        result.filters.merge(stats)
+        if metrics is not None:
+            metrics.count(stats.events, stats.interactions, filtered=stats.dropped)
         return out
 
     result.relay = bus.relay_between(source, sink, decode_event, step, group=group, worker=worker, on_ready=on_ready,
-                                     max_batch=max_batch, idle_s=idle_s, stop=stop, with_partition=True)
+                                     max_batch=max_batch, idle_s=idle_s, stop=stop, with_partition=True,
+                                   on_poll=metrics.on_poll if metrics else None)
     return result
+
