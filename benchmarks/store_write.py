@@ -2,9 +2,12 @@
 
 Windows are generated to look like GH Archive replay output (see DESIGN.md "Numbers"): per window ~20
 clusters, one giant of 150..200 members and the rest heavy-tailed (Pareto) sizes from 3 up, drawn from a pool
-of 20,000 recently active accounts so consecutive windows share members, as overlapping sliding windows do; 40
-new logins arrive per window. Each cluster carries a random spanning tree. Generation is not timed, and the
-initial pool's logins are stored before the clock starts, so the figure is the steady state.
+of 20,000 recently active accounts; 40 new logins arrive per window. As in sliding windows with W/S = 10, an
+account stays in the windows' clusters for ~10 consecutive windows (each window takes a tenth of its members
+fresh from the pool and keeps the rest; the real 2015 replay has 9.6 windows per membership run): until
+2026-11 the members were drawn afresh per window, so no account stayed, which no sliding window does and which
+the store's membership runs (schema v5) are built on. Each cluster carries a random spanning tree. Generation is
+not timed, and the initial pool's logins are stored before the clock starts, so the figure is the steady state.
 
     .venv/bin/python benchmarks/store_write.py [--windows 3000] [--batch 50] [--runs 3] [--retention N]
         [--store postgresql://USER:PASSWORD@HOST:PORT/DB]
@@ -63,11 +66,18 @@ def generate(n_windows: int, seed: int = 1) -> tuple[list[Window], list[int], li
     pool_size, new_per_window = 20_000, 40
     windows, n_logins = [], []
     total = pool_size
+    staying: list[int] = []  # the members of the previous window, oldest arrival first
     for k in range(n_windows):
         total += new_per_window
         sizes = np.minimum(3 + (rng.pareto(1.2, 19) * 2).astype(np.int64), 200)
         sizes = np.concatenate(([rng.integers(150, 201)], np.sort(sizes)[::-1]))
-        active = rng.choice(pool_size, int(sizes.sum()), replace=False) + (total - pool_size)
+        n = int(sizes.sum())
+        kept = staying[-(n - max(1, n // 10)) :]  # a tenth leave (the oldest), a tenth arrive
+        taken = set(kept)
+        fresh = [a for a in (rng.choice(pool_size, 2 * n, replace=False) + (total - pool_size)).tolist()
+                 if a not in taken][: n - len(kept)]
+        staying = kept + fresh
+        active = np.array(staying, np.int64)
         clusters, start = [], 0
         for size in sizes.tolist():
             members = np.sort(active[start : start + size]).astype(np.int32)

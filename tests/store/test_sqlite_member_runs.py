@@ -14,39 +14,47 @@ from networkpulse.store import member_runs, open_store
 from networkpulse.store.sqlite import SCHEMA_VERSION
 from tests.store.helpers import window
 
-_TABLE = """
+_TABLES = """
+CREATE TABLE windows (id INTEGER PRIMARY KEY);
 CREATE TABLE member_runs (account_id INTEGER NOT NULL, last_id INTEGER NOT NULL, first_id INTEGER NOT NULL,
   PRIMARY KEY (account_id, last_id)) WITHOUT ROWID;
 CREATE INDEX member_runs_last ON member_runs (last_id);
-"""
+""" + member_runs.VIEW
 
 
-def _expanded(con: sqlite3.Connection) -> set[tuple[int, int]]:
-    rows = con.execute("SELECT account_id, first_id, last_id FROM member_runs").fetchall()
-    assert all(last - first < member_runs.BUCKET and first // member_runs.BUCKET == last // member_runs.BUCKET
-               for _, first, last in rows), "a run crosses a bucket boundary"
-    return {(a, w) for a, first, last in rows for w in range(first, last + 1)}
+def _rows(con: sqlite3.Connection) -> set[tuple[int, int]]:
+    rows = con.execute("SELECT account_id, window_id FROM membership").fetchall()
+    assert len(rows) == len(set(rows)), "a membership twice"
+    return set(rows)
 
 
 pairs = st.sets(st.tuples(st.integers(0, 6), st.integers(1, 700)), max_size=300)
-#: long stretches of consecutive windows per account, as sliding windows give (they cross bucket boundaries)
+#: long stretches of consecutive windows per account, as sliding windows give
 stretches = st.lists(st.tuples(st.integers(0, 6), st.integers(1, 700), st.integers(1, 400)), max_size=4)
 
 
-@settings(max_examples=150, deadline=None)
-@given(pairs, stretches, st.lists(st.tuples(st.integers(1, 700), st.integers(0, 300)), max_size=3))
-def test_runs_then_deletes_keep_exactly_the_memberships(members, long, stretches):
-    members = members | {(a, w) for a, lo, n in long for w in range(lo, lo + n)}
+@settings(max_examples=200, deadline=None)
+@given(pairs, stretches, st.integers(0, 700), st.integers(1, 701),
+       st.lists(st.tuples(st.integers(1, 700), st.integers(0, 300)), max_size=2))
+def test_runs_then_deletes_keep_exactly_the_memberships(members, long, cut, tail, middle):
+    """A retention cut (ids <= cut), then a dropped provisional tail (ids >= tail), then stretches in the middle
+    leave exactly the memberships of the windows left."""
+    members = members | {(a, w) for a, lo, n in long for w in range(lo, lo + n) if w <= 700}
     con = sqlite3.connect(":memory:")
-    con.executescript(_TABLE)
+    con.executescript(_TABLES)
+    con.executemany("INSERT INTO windows VALUES (?)", [(w,) for w in range(1, 701)])
     ordered = sorted(members)
     acc = np.array([a for a, _ in ordered], np.int32)
     win = np.array([w for _, w in ordered], np.int64)
     con.executemany(member_runs.INSERT, member_runs.runs(acc, win))
-    assert _expanded(con) == members
-    gone = {w for lo, n in stretches for w in range(lo, lo + n)}
-    member_runs.delete(con, sorted(gone))
-    assert _expanded(con) == {(a, w) for a, w in members if w not in gone}
+    assert _rows(con) == members
+    left = set(range(1, 701))
+    for gone in [range(1, cut + 1), range(tail, 701), *(range(lo, lo + n) for lo, n in middle)]:
+        ids = sorted(left & set(gone))
+        member_runs.delete(con, ids)
+        con.executemany("DELETE FROM windows WHERE id = ?", [(w,) for w in ids])
+        left -= set(ids)
+        assert _rows(con) == {(a, w) for a, w in members if w in left}
 
 
 def test_a_repeated_or_unsorted_membership_is_an_integrity_error():

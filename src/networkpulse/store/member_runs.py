@@ -9,12 +9,18 @@ the largest single cost of the run. Runs cut the rows ~9× and retention deletes
 of one key at a time.
 
 Layout (schema v5): ``member_runs (account_id, last_id, first_id)``, primary key ``(account_id, last_id)`` for
-"which windows was this login in, newest first", and an index on ``last_id`` for deletes by window range. A run
-never crosses a multiple of :data:`BUCKET` (a run that would is split there), so a run intersecting the window
-ids ``[lo, hi]`` has ``last_id`` in ``[lo, hi + BUCKET - 1]``: every delete is one bounded index range. The rank
-of the account's cluster is not stored: it is where the account sits in the window's member blob (found when
-read, one vectorised scan of that window's members). A view ``membership (account_id, window_id)`` expands the
-runs for ad-hoc SQL.
+"which windows was this login in, newest first", and an index on ``last_id`` for deletes by window range (appended
+in id order: cheap to keep). The store deletes windows at two ends only, and both are range operations here:
+
+- retention drops the oldest windows: runs that end in them are deleted by one range on ``last_id``; a run that
+  started in them and goes on is left as it is and read from the oldest stored window on (window ids are never
+  reused, so the ids before it name nothing), which spares a scan for such runs on every trim;
+- a write first drops the provisional windows, the newest ones: the runs that end in them are the tail of the
+  ``last_id`` index; those that started before are cut short.
+
+The rank of the account's cluster is not stored: it is where the account sits in the window's member blob (found
+when read, one vectorised scan of that window's members). A view ``membership (account_id, window_id)`` expands
+the runs for ad-hoc SQL.
 """
 
 from __future__ import annotations
@@ -28,10 +34,6 @@ import numpy as np
 import numpy.typing as npt
 
 from networkpulse.store.codec import MEMBER_DTYPE
-
-#: Runs are split at window ids divisible by this, so a run spans at most BUCKET windows (see the module doc).
-#: 256: the split adds ~4 % rows to runs of ~10 windows while a delete's range scan reads at most 255 extra ids.
-BUCKET = 256
 
 INSERT = "INSERT INTO member_runs (account_id, last_id, first_id) VALUES (?, ?, ?)"
 
@@ -55,43 +57,33 @@ def runs(accounts: npt.NDArray[np.int32], windows: npt.NDArray[np.int64]) -> lis
     new = np.empty(n, np.bool_)
     new[0] = True
     np.not_equal(keys[1:], keys[:-1] + 1, out=new[1:])  # another account, or a gap in window ids
-    new[1:] |= win[1:] % BUCKET == 0
     starts = np.flatnonzero(new)
     ends = np.append(starts[1:], n) - 1
     return list(zip(acc[starts].tolist(), win[ends].tolist(), win[starts].tolist(), strict=True))
 
 
 def delete(con: sqlite3.Connection, ids: Sequence[int]) -> None:
-    """Remove the windows ``ids`` from every run: runs inside a contiguous stretch of ``ids`` are deleted with one
-    range statement, runs that stick out of it are cut to the part outside. O(log R + runs touched) per stretch
-    (retention and the provisional tail are one stretch each)."""
+    """Remove the windows ``ids`` (still in ``windows``) from every run, per stretch of consecutive ids: a stretch
+    that starts at the oldest stored window deletes the runs ending in it (the rest read from the oldest window
+    left on); one that ends at the newest deletes the runs ending in it and cuts those that began before it. O(log
+    R + runs ending in the stretch). A stretch in the middle (never made by the store) cuts every run it meets:
+    O(runs after it)."""
     if not ids:
         return
+    oldest = con.execute("SELECT min(id) FROM windows").fetchone()[0]
     sorted_ids = np.unique(np.asarray(ids, np.int64))
-    cuts = np.flatnonzero(np.diff(sorted_ids) != 1) + 1
-    for stretch in np.split(sorted_ids, cuts):
-        _delete_stretch(con, int(stretch[0]), int(stretch[-1]))
-
-
-def _delete_stretch(con: sqlite3.Connection, lo: int, hi: int) -> None:
-    outside = con.execute(
-        "SELECT account_id, last_id, first_id FROM member_runs WHERE last_id BETWEEN ? AND ? AND first_id <= ? "
-        "AND (first_id < ? OR last_id > ?)",
-        (lo, hi + BUCKET - 1, hi, lo, hi),
-    ).fetchall()
-    con.execute("DELETE FROM member_runs WHERE last_id BETWEEN ? AND ? AND first_id >= ?", (lo, hi, lo))
-    if not outside:
-        return
-    con.executemany(
-        "DELETE FROM member_runs WHERE account_id = ? AND last_id = ?", [(a, last) for a, last, _ in outside]
-    )
-    kept: list[tuple[int, int, int]] = []
-    for account, last, first in outside:
-        if first < lo:
-            kept.append((account, lo - 1, first))
-        if last > hi:
-            kept.append((account, last, hi + 1))
-    con.executemany(INSERT, kept)
+    for stretch in np.split(sorted_ids, np.flatnonzero(np.diff(sorted_ids) != 1) + 1):
+        lo, hi = int(stretch[0]), int(stretch[-1])
+        if lo <= oldest:
+            con.execute("DELETE FROM member_runs WHERE last_id <= ?", (hi,))
+            continue
+        met = con.execute(
+            "SELECT account_id, last_id, first_id FROM member_runs WHERE last_id >= ? AND first_id <= ?", (lo, hi)
+        ).fetchall()
+        con.executemany("DELETE FROM member_runs WHERE account_id = ? AND last_id = ?", [(a, e) for a, e, _ in met])
+        kept = [(a, lo - 1, first) for a, _, first in met if first < lo]
+        kept += [(a, last, hi + 1) for a, last, _ in met if last > hi]
+        con.executemany(INSERT, kept)
 
 
 def hits(con: sqlite3.Connection, accounts: Iterable[int], limit: int) -> list[tuple[Any, ...]]:
@@ -100,12 +92,14 @@ def hits(con: sqlite3.Connection, accounts: Iterable[int], limit: int) -> list[t
     per-row index answered them. Per account: one backward scan of its runs until ``limit`` window ids, then
     one query for those windows and their clusters. O(log R + limit × window members)."""
     wanted: list[tuple[int, int]] = []
+    oldest = con.execute("SELECT min(id) FROM windows").fetchone()[0] or 0  # retention may have cut runs' heads
     for account in accounts:
         got = 0
         for last, first in con.execute(
-            "SELECT last_id, first_id FROM member_runs WHERE account_id = ? ORDER BY last_id DESC", (account,)
+            "SELECT last_id, first_id FROM member_runs WHERE account_id = ? AND last_id >= ? ORDER BY last_id DESC",
+            (account, oldest),
         ):
-            take = min(last - first + 1, limit - got)
+            take = min(last - max(first, oldest) + 1, limit - got)
             wanted += [(w, account) for w in range(last, last - take, -1)]
             got += take
             if got >= limit:
@@ -143,9 +137,20 @@ def rank_of(account: int, sizes: bytes, members: bytes) -> int | None:
     return int(np.searchsorted(ends, int(at[0]), side="right"))
 
 
-#: Schema v4 → v5: per-row membership becomes runs (islands of consecutive window ids per account, split at BUCKET
-#: multiples), then a view keeps ``membership`` readable for ad-hoc SQL.
-MIGRATION_V5 = f"""
+#: The old per-(account, window) rows, expanded from the runs from the oldest stored window on.
+VIEW = """
+CREATE VIEW membership (account_id, window_id) AS
+  WITH RECURSIVE expanded (account_id, window_id, last_id) AS (
+    SELECT account_id, max(first_id, coalesce((SELECT min(id) FROM windows), 0)), last_id FROM member_runs
+      WHERE last_id >= coalesce((SELECT min(id) FROM windows), 0)
+    UNION ALL
+    SELECT account_id, window_id + 1, last_id FROM expanded WHERE window_id < last_id
+  ) SELECT account_id, window_id FROM expanded;
+"""
+
+#: Schema v4 → v5: per-row membership becomes runs (islands of consecutive window ids per account), then the view
+#: keeps ``membership`` readable for ad-hoc SQL.
+MIGRATION_V5 = """
 CREATE TABLE member_runs (
   account_id INTEGER NOT NULL, last_id INTEGER NOT NULL, first_id INTEGER NOT NULL,
   PRIMARY KEY (account_id, last_id)
@@ -155,13 +160,7 @@ INSERT INTO member_runs (account_id, last_id, first_id)
     SELECT account_id, window_id,
            window_id - row_number() OVER (PARTITION BY account_id ORDER BY window_id) AS island
     FROM membership)
-  GROUP BY account_id, island, window_id / {BUCKET};
+  GROUP BY account_id, island;
 CREATE INDEX member_runs_last ON member_runs (last_id);
 DROP TABLE membership;
-CREATE VIEW membership (account_id, window_id) AS
-  WITH RECURSIVE expanded (account_id, window_id, last_id) AS (
-    SELECT account_id, first_id, last_id FROM member_runs
-    UNION ALL
-    SELECT account_id, window_id + 1, last_id FROM expanded WHERE window_id < last_id
-  ) SELECT account_id, window_id FROM expanded;
-"""
+""" + VIEW

@@ -45,21 +45,23 @@ CREATE TABLE clusters (
   edges     BLOB NOT NULL        -- member-index pairs within each cluster: uint16 if every size <= 65536, else int32
 );
 
--- One row per run of consecutive windows (ids first_id..last_id) an account was in a stored cluster of; a run never
--- crosses a multiple of 256 (member_runs.py). Login history is a backward range scan; the rank is found in the
--- window's member blob. Sliding windows keep an account ~10 windows, so this is ~9x fewer rows than one per window.
+-- One row per run of consecutive windows (ids first_id..last_id) an account was in a stored cluster of
+-- (member_runs.py): sliding windows keep an account ~10 windows, so ~9x fewer rows than one per (account, window).
+-- Login history is a backward range scan; the rank is found in the window's member blob. Retention deletes the runs
+-- that end in the dropped windows; a run that began in them is read from the oldest stored window on.
 CREATE TABLE member_runs (
   account_id INTEGER NOT NULL,
   last_id    INTEGER NOT NULL,
   first_id   INTEGER NOT NULL,
   PRIMARY KEY (account_id, last_id)
 ) WITHOUT ROWID;
--- Deletes go by window range: a run meeting ids lo..hi has last_id in lo..hi+255. Appended in id order: cheap.
+-- Deletes go by window range (the oldest windows, or the provisional newest). Appended in id order: cheap.
 CREATE INDEX member_runs_last ON member_runs (last_id);
 -- The old per-(account, window) shape, for ad-hoc SQL.
 CREATE VIEW membership (account_id, window_id) AS
   WITH RECURSIVE expanded (account_id, window_id, last_id) AS (
-    SELECT account_id, first_id, last_id FROM member_runs
+    SELECT account_id, max(first_id, coalesce((SELECT min(id) FROM windows), 0)), last_id FROM member_runs
+      WHERE last_id >= coalesce((SELECT min(id) FROM windows), 0)
     UNION ALL
     SELECT account_id, window_id + 1, last_id FROM expanded WHERE window_id < last_id
   ) SELECT account_id, window_id FROM expanded;
