@@ -14,11 +14,6 @@ The analytics stage runs between the engine and the store, on each batch of wind
 stable cluster ids, lineage, brokers and momentum (:mod:`networkpulse.analytics`). Its state rides in the same
 checkpoint as the engine's (``analytics.*`` arrays), so a resumed run hands out the very same ids; the provisional
 tail is annotated from a copy of the state, which the next run discards with the windows.
-
-Memory stays flat on an endless stream: after a write the store holds every login so far, so the interner
-forgets the accounts neither the engine's open panes nor the analytics state hold (``Interner.retain``, whenever
-the table has doubled); a checkpoint renumbers the ids it holds ``0..n-1`` and carries their logins, so a resumed
-run needs no table of every account ever seen (``benchmarks/memory.py``).
 """
 
 from __future__ import annotations
@@ -36,9 +31,7 @@ from typing import IO, Any
 import numpy as np
 
 from networkpulse.analytics import AnalyticsConfig, AnalyticsState, annotate
-from networkpulse.analytics.stage import PREFIX as ANALYTICS_PREFIX
 from networkpulse.engine import Interner, Window, WindowEngine
-from networkpulse.engine.windows import VERTEX_ARRAYS, renumber
 from networkpulse.errors import PulseError, StoreError
 from networkpulse.events import InputReport
 from networkpulse.events.sources import STDIN
@@ -49,9 +42,6 @@ from networkpulse.store.base import PERSIST_WRITER
 from networkpulse.venturi import FilterStats, read_interactions
 from networkpulse.venturi.parallel import Job, ParallelReader
 from networkpulse.venturi.types import InteractionBatch
-
-# Checkpoint arrays holding vertex ids: the engine's and the analytics stage's last clusters.
-_HELD_IDS = (*VERTEX_ARRAYS, f"{ANALYTICS_PREFIX}members")
 
 
 @dataclass(slots=True)
@@ -277,6 +267,7 @@ class Pipeline:
         """Continue the store's stream: its interned accounts, engine state, input positions and counters."""
         s = self.settings
         self._interner = Interner()
+        self._interner.ids(store.logins())  # ids in account order: the interner of the run that wrote it
         checkpoint = store.checkpoint()
         if checkpoint is None:
             if store.max_window_id() is not None:
@@ -297,13 +288,6 @@ class Pipeline:
                 f"{describe_window(config)}; run with the store's settings to continue it, pass --start-over to "
                 "delete its windows and begin again, or use another --store"
             )
-        # The checkpoint names the accounts its state holds (ids renumbered in order, see _write); an older one
-        # used ids in account order, the interner of the run that wrote it.
-        table = Interner.from_table_arrays(checkpoint.engine)
-        if table is None:
-            self._interner.ids(store.logins())
-        else:
-            self._interner = table
         self._engine = WindowEngine.restore(s.window, checkpoint.engine, len(self._interner),
                                             cluster_pairs=self.analytics)
         self._analytics_state = AnalyticsState.from_arrays(checkpoint.engine) or AnalyticsState()
@@ -403,18 +387,14 @@ class Pipeline:
             if tail:  # annotated from a copy of the state: the next run replaces these windows
                 notes += annotate(self._analytics_state, tail, self._analytics_config)[1]
         engine = engine_state if engine_state is not None else self._engine.snapshot()
-        arrays, held = renumber({**engine, **self._analytics_state.to_arrays()}, _HELD_IDS)
         checkpoint = Checkpoint(
-            _config(self.settings), state, {**arrays, **self._interner.table_arrays(held)}, dict(self._changed),
+            _config(self.settings), state, {**engine, **self._analytics_state.to_arrays()}, dict(self._changed),
         )
         began = time.perf_counter()
         stored = store.write(windows, self._interner.logins, stats, checkpoint=checkpoint, provisional=tail,
                              analytics=notes)
         if self.on_write:
             self.on_write(len(windows) + len(tail), len(stored), time.perf_counter() - began)
-        if self._interner.due():  # the store has every login so far: keep only those the state still holds
-            held = np.union1d(self._engine.live_ids(), self._analytics_state.clusters.members).astype(np.int32)
-            self._interner.retain(held, persisted=len(self._interner))
         self._changed.clear()
         self.progress.windows += len(windows) + len(provisional or ())
 
