@@ -39,11 +39,16 @@ AtWindow = Annotated[
 
 def with_lives(store: Store, windows: list[Json]) -> list[Json]:
     """``windows`` (``WindowDetail`` dicts) with ``cluster_id``, ``event``, ``parents`` and ``trend`` on every
-    listed cluster, in place. One query on the analytics rows of their id range; O(their clusters)."""
+    listed cluster, in place. One query on the analytics rows of their id range (none when no cluster is
+    listed); O(listed clusters)."""
     if not windows:
         return windows
     ids = [w["id"] for w in windows]
-    lives = store.cluster_lineage(min(ids), max(ids)) if isinstance(store, LivesReads) else {}
+    listed = max((c["rank"] + 1 for w in windows for c in w.get("cluster_list", ())), default=0)
+    if not listed or not isinstance(store, LivesReads):
+        lives: dict[int, list[Json]] = {}
+    else:  # only the listed ranks are decoded: a window holds many more clusters than a frame shows
+        lives = store.cluster_lineage(min(ids), max(ids), max_clusters=listed)
     for w in windows:
         of_rank = lives.get(w["id"], [])
         for c in w.get("cluster_list", ()):

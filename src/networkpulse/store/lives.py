@@ -12,6 +12,7 @@ in — makes a cluster's life one index range scan.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -231,20 +232,24 @@ class LivesReads(ReadModel):
         clusters = [{"rank": r, "size": int(ann.clusters.sizes[r]), **ann.lineage(r)} for r in range(len(ann.clusters))]
         return {"window": window_summary(row), "clusters": clusters, "ended": ann.ended()}
 
-    def cluster_lineage(self, lo: int, hi: int) -> dict[int, list[Json]]:
+    def cluster_lineage(self, lo: int, hi: int, *, max_clusters: int | None = None) -> dict[int, list[Json]]:
         """Per annotated window with ``lo <= id <= hi``, its clusters' ``{cluster_id, event, parents, trend}`` by
-        rank (the live feed and window details carry them; windows stored without analytics are absent). One
-        query on the analytics blobs, no members read; O(clusters of those windows)."""
+        rank, the first ``max_clusters`` of them (all if None): the live feed and window details carry them;
+        windows stored without analytics are absent. One query on the analytics blobs, no members read;
+        O(listed clusters of those windows)."""
         with self._snapshot(atomic=False) as con:
             blobs = self._rows(con, "SELECT window_id, data FROM analytics WHERE window_id BETWEEN ? AND ?", (lo, hi))
         out: dict[int, list[Json]] = {}
         for wid, blob in blobs:
             a = unpack(bytes(blob))
-            cut = np.r_[0, np.cumsum(a["parent_counts"], dtype=np.int64)].tolist()
-            parents = a["parents"].tolist()
-            rows = zip(a["ids"].tolist(), a["events"].tolist(), a["trend"].tolist(), strict=True)
-            out[wid] = [{"cluster_id": c, "event": EVENTS[e], "parents": parents[cut[r] : cut[r + 1]],
-                         "trend": TRENDS[t]} for r, (c, e, t) in enumerate(rows)]
+            n = len(a["ids"]) if max_clusters is None else min(len(a["ids"]), max(0, max_clusters))
+            cut = [0, *itertools.accumulate(a["parent_counts"][:n].tolist())]  # np.r_ costs more at this size
+            parents = a["parents"][: cut[-1]].tolist()
+            rows = zip(a["ids"][:n].tolist(), a["events"][:n].tolist(), a["trend"][:n].tolist(), strict=True)
+            out[wid] = [
+                {"cluster_id": c, "event": EVENTS[e], "parents": parents[cut[r] : cut[r + 1]], "trend": TRENDS[t]}
+                for r, (c, e, t) in enumerate(rows)
+            ]
         return out
 
     def cluster_life(self, cluster_id: int, *, limit: int = 500) -> Json | None:
