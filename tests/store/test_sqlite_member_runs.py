@@ -16,9 +16,9 @@ from tests.store.helpers import window
 
 _TABLES = """
 CREATE TABLE windows (id INTEGER PRIMARY KEY);
+CREATE TABLE clusters (window_id INTEGER PRIMARY KEY, members BLOB NOT NULL);
 CREATE TABLE member_runs (account_id INTEGER NOT NULL, last_id INTEGER NOT NULL, first_id INTEGER NOT NULL,
   PRIMARY KEY (account_id, last_id)) WITHOUT ROWID;
-CREATE INDEX member_runs_last ON member_runs (last_id);
 """ + member_runs.VIEW
 
 
@@ -43,6 +43,11 @@ def test_runs_then_deletes_keep_exactly_the_memberships(members, long, cut, tail
     con = sqlite3.connect(":memory:")
     con.executescript(_TABLES)
     con.executemany("INSERT INTO windows VALUES (?)", [(w,) for w in range(1, 701)])
+    in_window: dict[int, list[int]] = {}
+    for a, w in sorted(members):
+        in_window.setdefault(w, []).append(a)
+    con.executemany("INSERT INTO clusters VALUES (?, ?)",
+                    [(w, np.array(accounts, "<i4").tobytes()) for w, accounts in in_window.items()])
     ordered = sorted(members)
     acc = np.array([a for a, _ in ordered], np.int32)
     win = np.array([w for _, w in ordered], np.int64)
@@ -53,6 +58,7 @@ def test_runs_then_deletes_keep_exactly_the_memberships(members, long, cut, tail
         ids = sorted(left & set(gone))
         member_runs.delete(con, ids)
         con.executemany("DELETE FROM windows WHERE id = ?", [(w,) for w in ids])
+        con.executemany("DELETE FROM clusters WHERE window_id = ?", [(w,) for w in ids])
         left -= set(ids)
         assert _rows(con) == {(a, w) for a, w in members if w in left}
 

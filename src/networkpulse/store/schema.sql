@@ -47,16 +47,14 @@ CREATE TABLE clusters (
 
 -- One row per run of consecutive windows (ids first_id..last_id) an account was in a stored cluster of
 -- (member_runs.py): sliding windows keep an account ~10 windows, so ~9x fewer rows than one per (account, window).
--- Login history is a backward range scan; the rank is found in the window's member blob. Retention deletes the runs
--- that end in the dropped windows; a run that began in them is read from the oldest stored window on.
+-- Login history is a backward range scan; the rank is found in the window's member blob. Deletes find the runs from
+-- the dropped windows' member blobs; retention leaves a run that began in them, read from the oldest window on.
 CREATE TABLE member_runs (
   account_id INTEGER NOT NULL,
   last_id    INTEGER NOT NULL,
   first_id   INTEGER NOT NULL,
   PRIMARY KEY (account_id, last_id)
 ) WITHOUT ROWID;
--- Deletes go by window range (the oldest windows, or the provisional newest). Appended in id order: cheap.
-CREATE INDEX member_runs_last ON member_runs (last_id);
 -- The old per-(account, window) shape, for ad-hoc SQL.
 CREATE VIEW membership (account_id, window_id) AS
   WITH RECURSIVE expanded (account_id, window_id, last_id) AS (

@@ -421,7 +421,7 @@ class SQLiteStore(lives.LivesReads):
             return 0
         lo, hi = min(ids), max(ids)
         wanted = set(ids)
-        member_runs.delete(con, ids)
+        member_runs.delete(con, ids)  # before the clusters: it reads their members
         con.executemany("DELETE FROM clusters WHERE window_id = ?", ((i,) for i in ids))
         blobs = [(w, b) for w, b in con.execute(
             "SELECT window_id, data FROM analytics WHERE window_id BETWEEN ? AND ?", (lo, hi)) if w in wanted]
