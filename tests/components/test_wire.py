@@ -39,6 +39,7 @@ def test_pane_parts_round_trip(parts_and_records: tuple[list, list]) -> None:
 def test_windows_round_trip(parts_and_records: tuple[list, list]) -> None:
     records = parts_and_records[1]
     assert sum(r.window.n_clusters for r in records) > 100
+    assert all(r.window.pairs is not None for r in records)  # the merger emits cluster pairs (for the analytics)
     for r in records:
         back, config, totals = decode_window(encode_window(r, '{"x": 1}', {"events": 5}))
         assert (config, totals, back.logins, back.provisional) == ('{"x": 1}', {"events": 5}, r.logins, False)
@@ -68,7 +69,13 @@ def test_hostile_windows_are_refused(parts_and_records: tuple[list, list]) -> No
     assert decode_window(good)
     leaving = w.tree_edges.copy()
     leaving[0, 1] = int(w.offsets[1])  # the first cluster's edge points into the second cluster
+    assert w.pairs is not None and w.pair_panes is not None and w.pair_offsets is not None
+    pair_leaving = w.pairs.copy()
+    pair_leaving[0, 1] = int(w.offsets[1])
     for broken in (
+        dataclasses.replace(r, window=dataclasses.replace(w, pairs=pair_leaving)),
+        dataclasses.replace(r, window=dataclasses.replace(w, pair_panes=w.pair_panes[1:])),
+        dataclasses.replace(r, window=dataclasses.replace(w, pair_offsets=w.pair_offsets[:-1])),
         dataclasses.replace(r, window=dataclasses.replace(w, tree_edges=leaving)),
         dataclasses.replace(r, window=dataclasses.replace(w, offsets=w.offsets[:-1])),
         dataclasses.replace(r, logins=r.logins[:-1]),

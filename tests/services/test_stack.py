@@ -5,6 +5,7 @@ memberships, provisional tail — with 1 and 2 workers per stage; and `kill -9` 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -46,21 +47,48 @@ def memberships(url: str) -> list[tuple[object, ...]]:
     return sorted(out)
 
 
-def _embedded(files: list[Path], tmp: Path) -> list[tuple[object, ...]]:
-    db = tmp / "embedded.db"
-    result = pulse("run", *files, "--store", f"sqlite:///{db}", "--lateness", "30s")  # the Kafka services' default
+def lives(url: str) -> list[tuple[object, ...]]:
+    """`pulse export clusters` of a store — every stored cluster's lineage event, parents and brokers — with
+    members and brokers as sorted logins, and each cluster id named by its first (window, members): clusters born
+    in one window take fresh ids in rank order, and the account numbering, which differs between stores, orders
+    equal-sized clusters."""
+    out = pulse("export", "clusters", "--store", url)
+    assert out.returncode == 0, out.stderr
+    rows = sorted((json.loads(line) for line in out.stdout.splitlines()), key=lambda r: (r["start"], r["members"]))
+
+    def logins(values: list[object] | None) -> tuple[object, ...] | None:  # None: brokers not computed
+        return None if values is None else tuple(sorted(tuple(sorted(v)) if isinstance(v, list) else v
+                                                        for v in values))
+
+    names: dict[int, tuple[object, ...]] = {}
+    for r in rows:
+        names.setdefault(r["cluster_id"], (r["start"], logins(r["members"])))
+    return sorted((r["start"], r["end"], names[r["cluster_id"]], r["event"],
+                   tuple(sorted(names.get(p, ("?", p)) for p in r["parents"])), logins(r["members"]),
+                   logins(r["articulation_points"]), logins(r["bridges"])) for r in rows)
+
+
+def _embedded(files: list[Path], tmp: Path) -> tuple[list[tuple[object, ...]], str]:
+    db = f"sqlite:///{tmp / 'embedded.db'}"
+    result = pulse("run", *files, "--store", db, "--lateness", "30s")  # the Kafka services' default
     assert result.returncode == 0 and "late 0" in result.stderr, result.stderr
-    return memberships(f"sqlite:///{db}")
+    return memberships(db), db
 
 
 @pytest.fixture(scope="module")
-def all_files_embedded(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[object, ...]]:
+def embedded_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[tuple[object, ...]], str]:
     return _embedded(FILES, tmp_path_factory.mktemp("embedded"))
+
+
+@pytest.fixture(scope="module")
+def all_files_embedded(embedded_run: tuple[list[tuple[object, ...]], str]) -> list[tuple[object, ...]]:
+    return embedded_run[0]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_the_stack_stores_the_embedded_windows(workers: int, store_url: str, kafka_url: str,
-                                              all_files_embedded: list[tuple[object, ...]]) -> None:
+                                              embedded_run: tuple[list[tuple[object, ...]], str]) -> None:
+    all_files_embedded, embedded_url = embedded_run
     prefix = f"test.stack.{uuid.uuid4().hex[:8]}"
     result = pulse("stack", *FILES, "--bus", kafka_url, "--store", store_url, "--workers", workers,
                    "--topics", prefix)
@@ -70,6 +98,9 @@ def test_the_stack_stores_the_embedded_windows(workers: int, store_url: str, kaf
     assert len(got) > 250 and sum(len(w[-1]) for w in got) > 1000
     if workers == 1:
         assert got == all_files_embedded
+        # The persister runs the analytics stage as `pulse run` does: the same cluster ids, lineage and brokers.
+        kafka_lives = lives(store_url)
+        assert len(kafka_lives) > 1000 and kafka_lives == lives(embedded_url)
         # Run twice, the same command is refused (it would replay every event behind the watermark), and so is
         # `pulse run` onto the persister's store (nothing to continue): one line each, nothing changed.
         again = pulse("stack", *FILES, "--bus", kafka_url, "--store", store_url, "--topics", prefix)

@@ -33,6 +33,7 @@ from networkpulse.venturi.types import InteractionBatch
 
 if TYPE_CHECKING:  # at run time imported where used: they bring the engine (numba), which venturi never needs
     from networkpulse.components import PaneParts, WindowRecord
+    from networkpulse.engine.types import Window
 
 try:
     import fastavro
@@ -227,8 +228,37 @@ def encode_window(record: WindowRecord, config: str, totals: dict[str, int]) -> 
     return encode(WINDOW, {
         **{k: getattr(w, k) for k in _WINDOW_COUNTS}, "provisional": record.provisional, "logins": record.logins,
         "offsets": w.offsets.astype("<i8").tobytes(), "tree": w.tree_edges.astype("<i4").tobytes(), "config": config,
-        "totals": totals,
+        "totals": totals, **_pair_columns(w),
     })
+
+
+def _pair_columns(w: Window) -> dict[str, bytes]:
+    if w.pairs is None or w.pair_offsets is None or w.pair_panes is None:
+        return {"pairs": b"", "pair_offsets": b"", "pair_panes": b""}
+    return {"pairs": w.pairs.astype("<i4").tobytes(), "pair_offsets": w.pair_offsets.astype("<i8").tobytes(),
+            "pair_panes": w.pair_panes.astype("<i4").tobytes()}
+
+
+def _decode_pairs(d: dict[str, Any], offsets: npt.NDArray[np.int64]) -> dict[str, Any]:
+    """The window's cluster pairs, checked: every pair inside one cluster; none when the merger sent none."""
+    if not d["pair_offsets"]:
+        if d["pairs"] or d["pair_panes"]:
+            raise DecodeError("bad_body", "window: pairs without their cluster bounds")
+        return {}
+    bounds = _array(d["pair_offsets"], "<i8", "pair_offsets")
+    if len(d["pairs"]) % 8:
+        raise DecodeError("bad_body", "window: pairs are not whole (position, position) rows")
+    pairs = _array(d["pairs"], "<i4", "pairs").reshape(-1, 2)
+    panes = _array(d["pair_panes"], "<i4", "pair_panes")
+    n = len(offsets) - 1
+    if (len(bounds) != n + 1 or (n >= 0 and (bounds[0] != 0 or bounds[-1] != len(pairs)))
+            or bool((np.diff(bounds) < 0).any()) or len(panes) != len(pairs)):
+        raise DecodeError("bad_body", "window: pair bounds do not match its clusters and pairs")
+    owner = np.repeat(np.arange(n), np.diff(bounds))
+    if len(pairs) and (bool((pairs < offsets[owner][:, None]).any())
+                       or bool((pairs >= offsets[owner + 1][:, None]).any())):
+        raise DecodeError("bad_body", "window: a pair leaves its cluster")
+    return {"pairs": pairs, "pair_offsets": bounds, "pair_panes": panes}
 
 
 def decode_window(message: bytes) -> tuple[WindowRecord, str, dict[str, int]]:
@@ -252,5 +282,5 @@ def decode_window(message: bytes) -> tuple[WindowRecord, str, dict[str, int]]:
                       or bool((tree >= offsets[owner + 1][:, None]).any())):
         raise DecodeError("bad_body", "window: a tree edge leaves its cluster")
     window = Window(**{k: d[k] for k in _WINDOW_COUNTS}, members=np.arange(len(d["logins"]), dtype=np.int32),
-                    offsets=offsets, tree_edges=tree)
+                    offsets=offsets, tree_edges=tree, **_decode_pairs(d, offsets))
     return WindowRecord(window, d["logins"], d["provisional"]), d["config"], dict(d["totals"])

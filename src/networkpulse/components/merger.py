@@ -55,13 +55,21 @@ class WindowRecord:
 
 
 def window_record(window: Window, logins: list[str], provisional: bool = False) -> WindowRecord:
-    """``window`` (engine ids named by the table ``logins``) → a :class:`WindowRecord`. O(members)."""
+    """``window`` (engine ids named by the table ``logins``) → a :class:`WindowRecord`; its tree edges and cluster
+    pairs (if any) become member positions. O(members + pairs)."""
     members = window.members
-    position = {vid: i for i, vid in enumerate(members.tolist())}
-    # A vertex is in one cluster only, so one dict serves the whole window.
-    tree = np.array([position[v] for v in window.tree_edges.reshape(-1).tolist()], np.int32).reshape(-1, 2)
-    local = dataclasses.replace(window, members=np.arange(len(members), dtype=np.int32), tree_edges=tree)
+    order = np.argsort(members, kind="stable")
+    # A vertex is in one cluster only, so one lookup serves the whole window.
+    tree = _positions(window.tree_edges, members, order)
+    pairs = None if window.pairs is None else _positions(window.pairs, members, order)
+    local = dataclasses.replace(window, members=np.arange(len(members), dtype=np.int32), tree_edges=tree, pairs=pairs)
     return WindowRecord(local, [logins[v] for v in members.tolist()], provisional)
+
+
+def _positions(ids: npt.NDArray[np.int32], members: npt.NDArray[np.int32], order: npt.NDArray[np.intp]) -> I32:
+    """Rows of vertex ids → rows of their positions in ``members`` (every id must be a member). O(n log m)."""
+    flat = ids.reshape(-1)
+    return order[np.searchsorted(members, flat, sorter=order)].astype(np.int32).reshape(-1, 2)
 
 
 @dataclass(slots=True)
@@ -80,7 +88,8 @@ class Merger:
     def __init__(self, config: WindowConfig, *, idle_timeout_s: float = 60.0, now_s: float = 0.0) -> None:
         self.config = config
         self.idle_timeout_s = idle_timeout_s
-        self.engine = WindowEngine(dataclasses.replace(config, lateness_ms=0))
+        # With each cluster's distinct pairs: the persister's analytics (brokers) need them, as in `pulse run`.
+        self.engine = WindowEngine(dataclasses.replace(config, lateness_ms=0), cluster_pairs=True)
         self.interner = Interner()
         self._buffer: dict[int, _Buffered] = {}
         self.watermarks: dict[int, int] = {}  # origin -> newest event time
@@ -151,7 +160,7 @@ class Merger:
     def provisional(self) -> list[Window]:
         """The windows an end of input would emit now (the embedded run's final flush), computed on a copy: the
         merger goes on as if nothing happened. O(the open state)."""
-        copy = WindowEngine.restore(self.engine.config, self.engine.snapshot(), len(self.interner))
+        copy = WindowEngine.restore(self.engine.config, self.engine.snapshot(), len(self.interner), cluster_pairs=True)
         windows = _feed(copy, sorted(self._buffer.items()), self.config.slide_ms)
         return windows + copy.flush()
 
@@ -224,7 +233,7 @@ class Merger:
         logins = bytes(state["logins"]).decode().split("\n") if n else []
         merger.interner = Interner.from_logins(logins)
         engine = {k.removeprefix("engine."): v for k, v in state.items() if k.startswith("engine.")}
-        merger.engine = WindowEngine.restore(merger.engine.config, engine, n)
+        merger.engine = WindowEngine.restore(merger.engine.config, engine, n, cluster_pairs=True)
         at = 0
         for pane, events, interactions, count in state["buf_meta"].tolist():
             held = merger._buffer[pane] = _Buffered(events, interactions)

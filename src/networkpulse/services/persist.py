@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from networkpulse.analytics import AnalyticsConfig, AnalyticsState, annotate
 from networkpulse.bus import BusUrl, DecodeError
 from networkpulse.components import WindowRecord
 from networkpulse.engine.interning import Interner
@@ -52,10 +53,11 @@ def position_key(url: BusUrl, partition: int) -> str:
 def run_persist(
     source: str, store_url: str, *, group: str = PERSIST_GROUP, stop: threading.Event | None = None,
     idle_s: float | None = None, max_batch: int = 2000, on_ready: Callable[[], None] | None = None,
-    retention: int | None = None, metrics: ServiceMetrics | None = None,
+    retention: int | None = None, metrics: ServiceMetrics | None = None, analytics: bool = True,
 ) -> PersistResult:
     """Store every window of ``source`` in ``store_url`` until ``stop`` or ``idle_s`` without input. One store
-    transaction per poll batch (up to ``max_batch`` windows): O(members) plus the store's write. ``metrics``:
+    transaction per poll batch (up to ``max_batch`` windows): O(members) plus the store's write, and the analytics
+    stage (cluster ids and lineage, brokers, momentum: docs/analytics.md) unless ``analytics`` is off. ``metrics``:
     windows stored and the write latency, events as the merger counted them, the newest stored window's end as
     the watermark, the consumer lag after every poll."""
     from networkpulse.bus.avro import decode_window
@@ -72,6 +74,9 @@ def run_persist(
             raise StoreError(f"{redact_url(store_url)}: written by `pulse run`, not by `pulse persist`; persist to "
                              "another store (or pass --start-over to `pulse run` there first)")
         config = checkpoint.config if checkpoint is not None else None
+        # The analytics stage, as in `pulse run`: its state (in store account ids, which never change meaning) rides
+        # in the store's checkpoint with the consumed offsets, so a restarted persister hands out the same ids.
+        lives = (AnalyticsState.from_arrays(checkpoint.engine) if checkpoint is not None else None) or AnalyticsState()
         prefix = f"{url}#"
         positions = {int(k[len(prefix):]): p.line for k, p in store.inputs().items() if k.startswith(prefix)}
         reader = KafkaReader(url, group, positions)
@@ -119,9 +124,15 @@ def run_persist(
                 stats = _stats(totals)
                 inputs = {position_key(url, p): InputPosition(o, False, 0, 0) for p, o in moved.items()}
                 state = {"writer": PERSIST_WRITER, "totals": totals}
+                notes = None
+                if analytics:
+                    step = AnalyticsConfig(step_ms=_step_ms(config or {}))
+                    lives, notes = annotate(lives, finals, step)
+                    if provisional:  # from a copy of the state: the next write replaces these windows
+                        notes += annotate(lives, provisional, step)[1]
                 started = time.perf_counter()
-                stored = store.write(finals, interner.logins, stats,
-                                     checkpoint=Checkpoint(config or {}, state, {}, inputs), provisional=provisional)
+                stored = store.write(finals, interner.logins, stats, analytics=notes, provisional=provisional,
+                                     checkpoint=Checkpoint(config or {}, state, lives.to_arrays(), inputs))
                 reader.report(moved)
                 if metrics is not None:
                     metrics.on_write(len(finals), len(stored), time.perf_counter() - started)
@@ -143,13 +154,27 @@ def run_persist(
 
 def _window(record: WindowRecord, interner: Interner) -> Window:
     """A wire window → the same :class:`Window` in this store's account ids, members sorted inside each cluster
-    (the store's layout). O(members log members)."""
+    (the store's layout), cluster pairs as sorted ``(low, high)`` rows inside each cluster (the engine's layout,
+    which the analytics stage reads). O(members log members + pairs log pairs)."""
     w = record.window
     ids = interner.ids(record.logins).astype(np.int64)
     cluster = np.repeat(np.arange(w.n_clusters), np.diff(w.offsets))
     members = ids[np.lexsort((ids, cluster))].astype(np.int32)
     tree = ids[w.tree_edges].astype(np.int32).reshape(-1, 2)
-    return dataclasses.replace(w, members=members, tree_edges=tree)
+    if w.pairs is None or w.pair_offsets is None or w.pair_panes is None:
+        return dataclasses.replace(w, members=members, tree_edges=tree)
+    ends = ids[w.pairs].reshape(-1, 2)
+    low, high = ends.min(axis=1), ends.max(axis=1)
+    owner = np.repeat(np.arange(w.n_clusters), np.diff(w.pair_offsets))
+    order = np.lexsort((high, low, owner))
+    pairs = np.stack([low[order], high[order]], axis=1).astype(np.int32)
+    return dataclasses.replace(w, members=members, tree_edges=tree, pairs=pairs, pair_panes=w.pair_panes[order])
+
+
+def _step_ms(config: dict[str, object]) -> int:
+    """The analytics' step between windows: the slide, or the size of rolling windows (as in `pulse run`)."""
+    size, slide = int(config.get("size_ms", 0) or 0), int(config.get("slide_ms", 0) or 0)  # type: ignore[call-overload]
+    return size if config.get("rolling") else slide
 
 
 def _stats(totals: dict[str, int]) -> dict[str, object]:
