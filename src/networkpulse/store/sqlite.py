@@ -11,7 +11,8 @@ Concurrency model
 * A ``readonly`` store (the web server, in another process) has no writer connection at all.
 * ``:memory:`` has no file to share, so there all access goes through the one connection under a lock.
 
-Costs (n windows stored, M members in a batch): ``write`` is O(M log n) b-tree inserts in one transaction;
+Costs (n windows stored, M members in a batch): ``write`` is O(M) numpy plus O(R log n) b-tree inserts for the
+R membership runs (:mod:`~networkpulse.store.member_runs`, ~M/9 on a sliding replay) in one transaction;
 ``max_window_id`` is O(log n); a window's details are O(log n + its members).
 """
 
