@@ -2,8 +2,11 @@
 with 1 and 2 workers per scalable stage — next to the embedded mode (``pulse run`` into SQLite) on the same data in
 the same run; the latency from an event's production to its window being in PostgreSQL; the merger's own ceiling.
 
-Data: every real file of ../shared/data/gharchive (every era, ~26 k events), replayed ``--loops`` times (time
-shifted, as the firehose does), window 10 min / slide 1 min / lateness 30 s. Per run and worker count:
+Data: every real file of ../shared/data/gharchive (every era, ~26 k events) and ``--copies - 1`` copies of them,
+copy ``k`` shifted by ``k`` days (file names too, so every run reads them in the same time order; each file is one
+hour, so no two overlap; later than now would be skipped as implausible), window 10 min /
+slide 1 min / lateness 30 s. (Not the firehose's ``--loops``: it shifts each loop by whole hours, `pulse run`
+by whole windows, so their later loops' windows would differ by design.) Per run and worker count:
 
 * **throughput**: the services (the very processes ``pulse stack`` starts) are started and given time to join
   their groups; the clock starts when the firehose starts (unpaced, ``workers`` producers) and stops when the store
@@ -20,7 +23,7 @@ The broker (a JVM) and PostgreSQL share the machine's 2 cores with every service
 
     bash scripts/kafka.sh start && bash scripts/postgres.sh start
     .venv/bin/python benchmarks/kafka_pipeline.py [--bus kafka://127.0.0.1:19092] \\
-        [--store postgresql://pulse:pulse@127.0.0.1:15432/pulse] [--loops 2] [--runs 3]
+        [--store postgresql://pulse:pulse@127.0.0.1:15432/pulse] [--copies 3] [--runs 3]
 
 Last line: ``kafka_events_per_s=<n> embedded_events_per_s=<n> p99_latency_ms=<n>`` (medians over the runs; Kafka
 with the better of 1 and 2 workers per stage).
@@ -29,6 +32,8 @@ with the better of 1 and 2 workers per stage).
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import os
 import re
 import signal
@@ -38,6 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,24 +55,46 @@ from confluent_kafka.admin import AdminClient
 
 from networkpulse import bus
 from networkpulse.engine.types import WindowConfig
+from networkpulse.events import expand_sources
 from networkpulse.services.firehose import FirehoseConfig, run_firehose
 from networkpulse.services.stack import StackConfig, group_names, service_commands, topic_urls
 from networkpulse.settings import Pace
 from networkpulse.store import open_store
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gharchive"
-FILES = tuple(sorted(str(p) for p in DATA.glob("*.json.gz")))
+REAL = tuple(sorted(DATA.glob("*.json.gz")))
+SHIFT = timedelta(days=1)  # each real file is one hour: shifted copies never overlap it or each other
 WINDOW = WindowConfig(size_ms=600_000, slide_ms=60_000, lateness_ms=30_000)
 PULSE = [sys.executable, "-c", "from networkpulse.cli import main; main()"]
 
 
-def embedded(loops: int, tmp: Path) -> tuple[float, list[tuple[int, int, int, int]]]:
+def shifted_copies(copies: int, tmp: Path) -> tuple[str, ...]:
+    """The real files and ``copies - 1`` copies, copy ``k`` shifted by ``k × SHIFT`` (events and file names)."""
+    out = [str(p) for p in REAL]
+    for k in range(1, copies):
+        for path in REAL:
+            day, rest = path.name[:10], path.name[11:]  # 2015-01-01, 12.json.gz (or 15.first2048.json.gz)
+            hour = rest.split(".")[0]
+            moved = datetime.fromisoformat(f"{day}T{int(hour):02d}:00:00") + k * SHIFT
+            name = f"{moved:%Y-%m-%d}-{moved.hour}{rest[len(hour):]}"
+            lines = []
+            for line in gzip.decompress(path.read_bytes()).splitlines():
+                event = json.loads(line)
+                at = datetime.fromisoformat(event["created_at"].replace("Z", "+00:00")) + k * SHIFT
+                event["created_at"] = at.isoformat().replace("+00:00", "Z")
+                lines.append(json.dumps(event))
+            (tmp / name).write_bytes(gzip.compress("\n".join(lines).encode() + b"\n"))
+            out.append(str(tmp / name))
+    return tuple(expand_sources(out))  # in event-time order, as `pulse run` and `pulse firehose` read them
+
+
+def embedded(files: tuple[str, ...], tmp: Path) -> tuple[float, list[tuple[int, int, int, int]]]:
     """Events/s of ``pulse run`` (files → SQLite, this machine's both cores) and its windows' keys and counts.
     Timed by the run's own report (from the first event read; the interpreter's start-up and imports are not in
     it, as the Kafka services' start-up is not in theirs)."""
     store = f"sqlite:///{tmp}/embedded-{uuid.uuid4().hex[:6]}.db"
-    out = subprocess.run([*PULSE, "run", *FILES, "--store", store, "--window", "10m", "--slide", "1m",
-                          "--lateness", "30s", "--loops", str(loops)], capture_output=True, text=True, check=False)
+    out = subprocess.run([*PULSE, "run", *files, "--store", store, "--window", "10m", "--slide", "1m",
+                          "--lateness", "30s"], capture_output=True, text=True, check=False)
     rate = re.search(r"\(([\d,]+) events/s\)", out.stderr)
     if out.returncode not in (0, 3) or rate is None:
         raise SystemExit(f"pulse run failed ({out.returncode}): {out.stderr[-2000:]}")
@@ -100,9 +128,9 @@ def _groups_ready(admin: AdminClient, expected: dict[str, int]) -> bool:
 class Stack:
     """The pipeline's services as processes (what ``pulse stack`` starts), on topics of their own."""
 
-    def __init__(self, bus_url: str, store_url: str, workers: int, logs: Path) -> None:
+    def __init__(self, files: tuple[str, ...], bus_url: str, store_url: str, workers: int, logs: Path) -> None:
         self.prefix = f"bench{uuid.uuid4().hex[:8]}"
-        self.config = StackConfig(sources=FILES, bus=bus_url, store_url=store_url, window=WINDOW, workers=workers,
+        self.config = StackConfig(sources=files, bus=bus_url, store_url=store_url, window=WINDOW, workers=workers,
                                   prefix=self.prefix, partitions=max(2, workers))
         self.topics = topic_urls(bus_url, self.prefix)
         self.servers = bus.BusUrl.parse(self.topics["raw"]).servers
@@ -127,9 +155,9 @@ class Stack:
             time.sleep(0.5)
         time.sleep(2)  # the last member's assignment settles
 
-    def produce(self, pace: Pace, loops: int) -> int:
-        config = FirehoseConfig(sources=FILES, to=self.topics["raw"], producers=self.config.workers, pace=pace,
-                                loops=loops, partitions=self.config.partitions)
+    def produce(self, pace: Pace) -> int:
+        config = FirehoseConfig(sources=self.config.sources, to=self.topics["raw"], producers=self.config.workers,
+                                pace=pace, partitions=self.config.partitions)
         return run_firehose(config).produced
 
     def stop(self) -> None:
@@ -152,11 +180,12 @@ def _stored_all(store_url: str, produced: int) -> bool:
         return False
 
 
-def throughput(bus_url: str, store_url: str, workers: int, loops: int, logs: Path) -> tuple[float, int, Stack]:
-    stack = Stack(bus_url, store_url, workers, logs)
+def throughput(files: tuple[str, ...], bus_url: str, store_url: str, workers: int,
+               logs: Path) -> tuple[float, int, Stack]:
+    stack = Stack(files, bus_url, store_url, workers, logs)
     try:
         started = time.monotonic()
-        produced = stack.produce(Pace(), loops)
+        produced = stack.produce(Pace())
         while not _stored_all(store_url, produced):
             if any(p.poll() is not None for p in stack.procs):
                 raise SystemExit(f"a service died; see {logs}")
@@ -166,11 +195,12 @@ def throughput(bus_url: str, store_url: str, workers: int, loops: int, logs: Pat
         stack.stop()
 
 
-def latency(bus_url: str, store_url: str, rate: float, loops: int, logs: Path) -> npt.NDArray[np.float64]:
+def latency(files: tuple[str, ...], bus_url: str, store_url: str, rate: float,
+            logs: Path) -> npt.NDArray[np.float64]:
     """Per-event latencies (ms) from production to the first window that covers it being visible in PostgreSQL."""
     import threading
 
-    stack = Stack(bus_url, store_url, 2, logs)
+    stack = Stack(files, bus_url, store_url, 2, logs)
     seen: dict[int, float] = {}  # window end_ms -> wall ms when first visible
     done = threading.Event()
 
@@ -192,7 +222,7 @@ def latency(bus_url: str, store_url: str, rate: float, loops: int, logs: Path) -
     observer = threading.Thread(target=observe, daemon=True)
     observer.start()
     try:
-        produced = stack.produce(Pace(rate=rate), loops)
+        produced = stack.produce(Pace(rate=rate))
         while not _stored_all(store_url, produced):
             time.sleep(0.05)
     finally:
@@ -253,11 +283,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bus", default="kafka://127.0.0.1:19092")
     parser.add_argument("--store", default="postgresql://pulse:pulse@127.0.0.1:15432/pulse")
-    parser.add_argument("--loops", type=int, default=2)
+    parser.add_argument("--copies", type=int, default=3, help="the real files plus this many - 1 shifted copies")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency-rate", type=float, default=2000.0, help="events/s of the paced latency run")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
+    files = shifted_copies(args.copies, tmp)
     admin_conn = psycopg.connect(args.store, autocommit=True)
     schemas: list[str] = []
     prefixes: list[str] = []
@@ -265,13 +296,13 @@ def main() -> None:
                                                        "merger_events_s")}
     try:
         for run in range(args.runs):
-            rate, expected = embedded(args.loops, tmp)
+            rate, expected = embedded(files, tmp)
             figures["embedded"].append(rate)
             panes = ""
             for workers in (1, 2):
                 schema, url = _schema_url(args.store, admin_conn)
                 schemas.append(schema)
-                kafka_rate, produced, stack = throughput(args.bus, url, workers, args.loops, tmp)
+                kafka_rate, produced, stack = throughput(files, args.bus, url, workers, tmp)
                 prefixes.append(stack.prefix)
                 got = _windows(url)
                 if got != expected:
@@ -282,7 +313,7 @@ def main() -> None:
                 panes = stack.topics["panes"]
             schema, url = _schema_url(args.store, admin_conn)
             schemas.append(schema)
-            lat = latency(args.bus, url, args.latency_rate, 1, tmp)
+            lat = latency(tuple(str(p) for p in REAL), args.bus, url, args.latency_rate, tmp)
             figures["p50"].append(float(np.percentile(lat, 50)))
             figures["p99"].append(float(np.percentile(lat, 99)))
             panes_s, events_s = merger_ceiling(panes)
@@ -302,8 +333,10 @@ def main() -> None:
                 future.result(timeout=30)
     med = {k: statistics.median(v) for k, v in figures.items()}
     kafka = max(med["kafka1"], med["kafka2"])
-    print(f"events per run: {produced:,} ({len(FILES)} real files × {args.loops} loops); medians of {args.runs} "
+    print(f"events per run: {produced:,} ({len(REAL)} real files × {args.copies} copies); medians of {args.runs} "
           "runs; stored windows equal the embedded run's in every run")
+    if produced < args.copies * 20_000:
+        raise SystemExit(f"only {produced:,} events produced: were copies skipped (see pulse run's report)?")
     print(f"  embedded, pulse run → SQLite              {med['embedded']:>10,.0f} events/s")
     for n in (1, 2):
         print(f"  Kafka → PostgreSQL, {n} worker(s) per stage  {med[f'kafka{n}']:>10,.0f} events/s  "
