@@ -239,7 +239,8 @@ def main() -> None:
 @click.option("--loops", type=click.IntRange(min=0), default=1, show_default=True,
               help="Replay the sources this many times with time shifted (0 = forever).", **_env("LOOPS"))
 @click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="CPU count",
-              help="Processes parsing files in parallel (unpaced runs over several files; 1 = in-process).",
+              help="Processes parsing the sources in parallel, also one file or --loops (unpaced runs without stdin "
+                   "or --quarantine; 1 = in-process).",
               **_env("WORKERS"))
 @click.option("--progress/--no-progress", default=None,
               help="Live progress display (default: on when stderr is a terminal).", **_env("PROGRESS"))
