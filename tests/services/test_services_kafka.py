@@ -100,9 +100,13 @@ def run_workers(
     group = f"svc-{uuid.uuid4().hex[:8]}"
     stop = threading.Event()
     results: list[Any] = [None] * workers
+    # Every worker subscribes before any polls: the input is all there, so a worker whose transactional start-up
+    # (fencing) happened to finish first would otherwise drain every partition before the other joined.
+    together = threading.Barrier(workers, timeout=120)
 
     def work(i: int) -> None:
-        results[i] = run_venturi(source, sink, group=group, worker=str(i), partitions=2, stop=stop, max_batch=max_batch)
+        results[i] = run_venturi(source, sink, group=group, worker=str(i), partitions=2, stop=stop,
+                                 max_batch=max_batch, on_ready=together.wait)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
     for t in threads:

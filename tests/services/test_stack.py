@@ -203,7 +203,7 @@ def _run_with_chaos(store_url: str, kafka_url: str, tmp: Path,
 
 @pytest.fixture(scope="module")
 def hour_embedded(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[object, ...]]:
-    return _embedded([HOUR_2015], tmp_path_factory.mktemp("hour"))
+    return _embedded([HOUR_2015], tmp_path_factory.mktemp("hour"))[0]
 
 
 def test_kill_9_of_every_service_loses_and_duplicates_nothing(store_url: str, kafka_url: str, tmp_path: Path,
