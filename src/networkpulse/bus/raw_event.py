@@ -121,20 +121,26 @@ def raw_event_record(event: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def _columns(record: dict[str, Any]) -> dict[str, Any]:
+    """The JSON members of the typed columns but ``created_at``, ``payload`` and ``other`` (nulls left out)."""
+    out: dict[str, Any] = {}
+    for key in ("type", "public", "id"):
+        if record[key] is not None:
+            out[key] = record[key]
+    for key in _RECORDS:
+        typed = record[key]
+        if typed is not None:
+            out[key] = {name: item for name, item in typed.items() if item is not None}
+    return out
+
+
 def raw_event_json(record: dict[str, Any]) -> dict[str, Any]:
     """The inverse of :func:`raw_event_record` for the datum fastavro reads back (``created_at`` a datetime): the
     original JSON object, key order aside. O(size of the event).
 
     Raises :class:`DecodeError` (``bad_payload``) when ``payload`` or ``other`` is not JSON of the right shape.
     """
-    event: dict[str, Any] = {}
-    for key in ("type", "public", "id"):
-        if record[key] is not None:
-            event[key] = record[key]
-    for key in _RECORDS:
-        typed = record[key]
-        if typed is not None:
-            event[key] = {name: item for name, item in typed.items() if item is not None}
+    event = _columns(record)
     if record["created_at"] is not None:
         event["created_at"] = utc_text(record["created_at"])
     try:
@@ -162,14 +168,7 @@ def raw_event_text(record: dict[str, Any]) -> bytes:
     """
     if record["other"] is not None:
         return _JSON.encode(raw_event_json(record))
-    head: dict[str, Any] = {}
-    for key in ("type", "public", "id"):
-        if record[key] is not None:
-            head[key] = record[key]
-    for key in _RECORDS:
-        typed = record[key]
-        if typed is not None:
-            head[key] = {name: item for name, item in typed.items() if item is not None}
+    head = _columns(record)
     if record["created_at"] is not None:
         head["created_at"] = record["created_at"]  # a datetime: msgspec writes it in RFC 3339
     text = _JSON.encode(head)
