@@ -93,11 +93,25 @@ def lost_and_duplicated(expected: Counter[Row], url: str) -> tuple[int, int]:
     return sum((expected - got).values()), sum((got - expected).values())
 
 
+def wait_assigned(url: str, group: str, members: int, timeout_s: float = 120) -> None:
+    """Until ``group`` has ``members`` members, each assigned partitions of ``url``'s topic."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bus.BusUrl.parse(url).servers})
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        described = admin.describe_consumer_groups([group])[group].result(timeout=10)
+        if len(described.members) == members and all(m.assignment.topic_partitions for m in described.members):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{group} did not get {members} members with partitions within {timeout_s} s")
+
+
 def run_workers(
-    source: str, sink: str, workers: int, until: Callable[[], object], max_batch: int = 2000
+    source: str, sink: str, workers: int, until: Callable[[], object], max_batch: int = 2000, group: str = ""
 ) -> list[Any]:
     """``workers`` venturi workers of one group in threads until ``until()``; their results."""
-    group = f"svc-{uuid.uuid4().hex[:8]}"
+    group = group or f"svc-{uuid.uuid4().hex[:8]}"
     stop = threading.Event()
     results: list[Any] = [None] * workers
     # Every worker subscribes before any polls: the input is all there, so a worker whose transactional start-up
@@ -129,7 +143,20 @@ def test_firehose_then_venturi_gives_exactly_the_exported_interactions(
     out = new_topic("svc.out")
     bus.create_topics(out, 2)  # before anything reads it (the workers would create it too)
     total = sum(expected.values())
-    results = run_workers(raw, out, workers, lambda: wait_for(out, total))
+    if workers == 1:
+        results = run_workers(raw, out, 1, lambda: wait_for(out, total))
+    else:
+        # Replayed once both members hold partitions: on a prefilled topic the member whose start-up finished
+        # first could drain every partition before the other joined (it did on loaded CI), testing one worker.
+        fresh, group = new_topic("svc.raw2"), f"svc-{uuid.uuid4().hex[:8]}"
+        bus.create_topics(fresh, 4)
+
+        def replay_then_wait() -> None:
+            wait_assigned(fresh, group, 2)
+            run_firehose(FirehoseConfig(sources=tuple(FILES), to=fresh, producers=2, partitions=4))
+            wait_for(out, total)
+
+        results = run_workers(fresh, out, 2, replay_then_wait, group=group)
     assert sum(r.relay.dead_letters for r in results) == 0
     if workers == 2:
         assert all(r.relay.consumed for r in results), "one worker did all the work: the group did not split"
